@@ -1,0 +1,45 @@
+"""hierax: hierarchical Bayesian inference on JAX.
+
+A model is a Python function written with the primitives re-exported here
+(``sample``, ``plate``, ``deterministic``, ...), distributions from
+:mod:`hierax.distributions`, and effect handlers from :mod:`hierax.handlers`.
+The public modeling API follows NumPyro's, so ``import hierax as numpyro``
+runs a NumPyro model.
+"""
+
+from hierax import handlers, util
+from hierax.distributions.distribution import enable_validation
+from hierax.primitives import (
+    CondIndepStackFrame,
+    deterministic,
+    factor,
+    get_mask,
+    param,
+    plate,
+    plate_stack,
+    prng_key,
+    sample,
+    subsample,
+)
+from hierax.util import enable_x64, set_host_device_count, set_platform
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CondIndepStackFrame",
+    "deterministic",
+    "enable_validation",
+    "enable_x64",
+    "factor",
+    "get_mask",
+    "handlers",
+    "param",
+    "plate",
+    "plate_stack",
+    "prng_key",
+    "sample",
+    "set_host_device_count",
+    "set_platform",
+    "subsample",
+    "util",
+]

@@ -1,0 +1,586 @@
+"""Finite mixtures: :class:`MixtureSameFamily` and :class:`MixtureGeneral`.
+
+A finite mixture with weights ``w_k`` (a categorical "mixing" distribution)
+and components ``p_k`` has density ``p(x) = sum_k w_k p_k(x)``; ``log_prob``
+is the log-sum-exp of ``log w_k + log p_k(x)`` over the ``K`` components
+(McLachlan & Peel, *Finite Mixture Models*, 2000, ch. 1). Moments follow from
+the laws of total expectation and total variance.
+
+``Mixture`` is both the common base class (``isinstance(d, Mixture)``) and a
+factory: ``Mixture(mixing, component)`` builds a :class:`MixtureSameFamily`
+when ``component`` is a single batched distribution and a
+:class:`MixtureGeneral` when it is a list.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from hierax.distributions import constraints
+from hierax.distributions.distribution import (
+    Distribution,
+    ExpandedDistribution,
+    validate_sample,
+)
+from hierax.distributions.util import broadcast_shape, is_concrete
+
+__all__ = ["Mixture", "MixtureGeneral", "MixtureSameFamily"]
+
+
+# ----------------------------------------------------------------------------
+# Supports: interval-type constraints as (lower, lower_strict, upper, upper_strict).
+
+
+def _real_bounds(support):
+    """``(lower, lower_strict, upper, upper_strict)`` of an interval-type real support.
+
+    Unbounded sides are ``None``. Returns ``None`` for constraints that are not
+    an interval of the real line (vectors, integer sets, unknown types).
+    """
+    if isinstance(support, type(constraints.real)):
+        return None, False, None, False
+    if isinstance(support, type(constraints.positive)):
+        return 0.0, True, None, False
+    if isinstance(support, type(constraints.nonnegative)):
+        return 0.0, False, None, False
+    if isinstance(support, constraints.greater_than_eq):
+        return support.lower_bound, False, None, False
+    if isinstance(support, constraints.greater_than):
+        return support.lower_bound, True, None, False
+    if isinstance(support, constraints.less_than):
+        return None, False, support.upper_bound, True
+    if isinstance(support, constraints.open_interval):
+        return support.lower_bound, True, support.upper_bound, True
+    if isinstance(support, constraints.interval):
+        return support.lower_bound, False, support.upper_bound, False
+    return None
+
+
+def _is_concretely(bound, number) -> bool:
+    return is_concrete(bound) and bool(jnp.all(jnp.asarray(bound) == number))
+
+
+def _constraint_from_bounds(lower, lower_strict, upper, upper_strict):
+    """The interval-type constraint with the given ends (closed unless both are strict)."""
+    if lower is None and upper is None:
+        return constraints.real
+    if upper is None:
+        if _is_concretely(lower, 0):
+            return constraints.positive if lower_strict else constraints.nonnegative
+        if lower_strict:
+            return constraints.greater_than(lower)
+        return constraints.greater_than_eq(lower)
+    if lower is None:
+        return constraints.less_than(upper)
+    if lower_strict and upper_strict:
+        return constraints.open_interval(lower, upper)
+    if _is_concretely(lower, 0) and _is_concretely(upper, 1):
+        return constraints.unit_interval
+    return constraints.interval(lower, upper)
+
+
+def _hull(bounds_list):
+    """Smallest interval-type constraint containing every ``_real_bounds`` tuple."""
+    lowers = [b[0] for b in bounds_list]
+    uppers = [b[2] for b in bounds_list]
+    lower = None if any(v is None for v in lowers) else functools.reduce(jnp.minimum, lowers)
+    upper = None if any(v is None for v in uppers) else functools.reduce(jnp.maximum, uppers)
+    if lower is not None and all(isinstance(v, (int, float)) for v in lowers):
+        lower = min(lowers)
+    if upper is not None and all(isinstance(v, (int, float)) for v in uppers):
+        upper = max(uppers)
+    lower_strict = all(b[1] for b in bounds_list)
+    upper_strict = all(b[3] for b in bounds_list)
+    return _constraint_from_bounds(lower, lower_strict, upper, upper_strict)
+
+
+def _union_support(supports):
+    """The support of a mixture of components with the given ``supports``.
+
+    Equal supports give that support; interval-type real supports (``real``,
+    ``positive``, ``greater_than``, ``interval``, ...) give their hull (so
+    ``positive`` and ``greater_than(0)`` give ``positive``); other scalar
+    continuous supports give ``real``; ``independent(base, n)`` supports with a
+    common ``n`` combine their bases. Raises ``ValueError`` otherwise.
+    """
+    first = supports[0]
+    if all(s == first for s in supports[1:]):
+        return first
+    if any(s is None or constraints.is_dependent(s) for s in supports):
+        return constraints.dependent
+    bounds = [_real_bounds(s) for s in supports]
+    if all(b is not None for b in bounds):
+        return _hull(bounds)
+    if all(s.event_dim == 0 and not s.is_discrete for s in supports):
+        return constraints.real
+    if all(isinstance(s, constraints.independent) for s in supports):
+        ndims = {s.reinterpreted_batch_ndims for s in supports}
+        if len(ndims) == 1:
+            base = _union_support([s.base_constraint for s in supports])
+            return constraints.independent(base, ndims.pop())
+    raise ValueError(
+        "MixtureGeneral: cannot infer a common support for component supports "
+        f"{supports!r}; pass `support=` explicitly."
+    )
+
+
+def _reduce_bound(bound, batch_shape, reduce_fn):
+    if bound is None or jnp.ndim(bound) == 0:
+        return bound
+    return reduce_fn(jnp.broadcast_to(bound, batch_shape), axis=-1)
+
+
+def _support_over_components(support, component_batch_shape):
+    """Support of a same-family mixture: per-component interval bounds reduced to their hull."""
+    bounds = _real_bounds(support)
+    if bounds is None or all(b is None or jnp.ndim(b) == 0 for b in bounds[::2]):
+        return support
+    lower = _reduce_bound(bounds[0], component_batch_shape, jnp.min)
+    upper = _reduce_bound(bounds[2], component_batch_shape, jnp.max)
+    return _constraint_from_bounds(lower, bounds[1], upper, bounds[3])
+
+
+# ----------------------------------------------------------------------------
+# Component evaluations that stay finite outside a component's support.
+
+
+def _inside_support(dist, value):
+    """Boolean mask (shape ``value.shape[:-event_dim]``) of values in ``dist.support``."""
+    support = dist.support
+    inside = support(value)
+    extra = dist.event_dim - support.event_dim
+    if extra > 0:
+        inside = jnp.all(inside, axis=tuple(range(-extra, 0)))
+    return inside
+
+
+def _feasible_value(dist, value):
+    """``value`` broadcast against ``dist``'s shape, and a feasible point of that shape.
+
+    Returns ``(value, None)`` when the support offers no feasible point.
+    """
+    full_shape = broadcast_shape(jnp.shape(value), dist.batch_shape + dist.event_shape)
+    value = jnp.broadcast_to(value, full_shape)
+    try:
+        feasible = dist.support.feasible_like(value)
+    except (NotImplementedError, AttributeError, TypeError, ValueError):
+        return value, None
+    return value, feasible
+
+
+def _checkable(dist) -> bool:
+    support = dist.support
+    return support is not None and not constraints.is_dependent(support)
+
+
+def _masked_log_prob(dist, value):
+    """``dist.log_prob(value)``, exactly ``-inf`` outside ``dist.support``.
+
+    Outside the support the component is evaluated at a feasible point and the
+    result replaced by ``-inf`` (the double-where idiom), so neither the value
+    nor its gradient with respect to the parameters is NaN there.
+    """
+    if not _checkable(dist):
+        log_prob = dist.log_prob(value)
+        return jnp.where(jnp.isnan(log_prob), -jnp.inf, log_prob)
+    value, feasible = _feasible_value(dist, value)
+    inside = _inside_support(dist, value)
+    if feasible is None:
+        return jnp.where(inside, dist.log_prob(value), -jnp.inf)
+    inside_value = jnp.reshape(inside, jnp.shape(inside) + (1,) * dist.event_dim)
+    safe_value = jnp.where(inside_value, value, feasible)
+    return jnp.where(inside, dist.log_prob(safe_value), -jnp.inf)
+
+
+def _masked_cdf(dist, value):
+    """``dist.cdf(value)``: 0 below and 1 above an interval-type support, never NaN."""
+    bounds = _real_bounds(dist.support) if _checkable(dist) else None
+    if bounds is None:
+        return dist.cdf(value)
+    value, feasible = _feasible_value(dist, value)
+    inside = _inside_support(dist, value)
+    safe_value = value if feasible is None else jnp.where(inside, value, feasible)
+    cdf = dist.cdf(safe_value)
+    if bounds[0] is not None:
+        cdf = jnp.where(value <= bounds[0], 0.0, cdf)
+    if bounds[2] is not None:
+        cdf = jnp.where(value >= bounds[2], 1.0, cdf)
+    return cdf
+
+
+def _logsumexp_last(x):
+    """``logsumexp`` over the last axis: ``-inf`` with zero gradient when all terms are ``-inf``."""
+    all_neg_inf = jnp.all(jnp.isneginf(x), axis=-1)
+    safe_x = jnp.where(all_neg_inf[..., None], 0.0, x)
+    return jnp.where(all_neg_inf, -jnp.inf, jax.nn.logsumexp(safe_x, axis=-1))
+
+
+# ----------------------------------------------------------------------------
+# The mixing distribution.
+
+
+def _safe_log(probs):
+    """``log(probs)``: exactly ``-inf`` with a zero gradient where ``probs == 0``."""
+    positive = probs > 0
+    return jnp.where(positive, jnp.log(jnp.where(positive, probs, 1.0)), -jnp.inf)
+
+
+def _mixing_logits(mixing):
+    """Unnormalised log weights of a categorical ``mixing`` distribution, shape ``batch + (K,)``."""
+    base = mixing
+    while isinstance(base, ExpandedDistribution):
+        base = base.base_dist
+    stored = vars(base)
+    if stored.get("logits") is not None:
+        logits = stored["logits"]
+    elif stored.get("probs") is not None:
+        logits = _safe_log(jnp.asarray(stored["probs"]))
+    else:
+        logits = getattr(base, "logits", None)
+        if logits is None:
+            logits = _safe_log(jnp.asarray(base.probs))
+    return jnp.broadcast_to(logits, mixing.batch_shape + jnp.shape(logits)[-1:])
+
+
+def _check_mixing_distribution(name, mixing):
+    if not isinstance(mixing, Distribution):
+        raise TypeError(
+            f"{name}: mixing_distribution must be a Categorical distribution, got "
+            f"{type(mixing).__name__}."
+        )
+    try:
+        logits = _mixing_logits(mixing)
+    except AttributeError:
+        raise TypeError(
+            f"{name}: mixing_distribution must be a Categorical (with `probs` or `logits`), "
+            f"got {type(mixing).__name__}."
+        ) from None
+    if mixing.event_shape != () or jnp.ndim(logits) < 1:
+        raise ValueError(
+            f"{name}: mixing_distribution must have scalar events and weights of shape "
+            f"batch_shape + (K,), got event_shape {mixing.event_shape}."
+        )
+    return int(jnp.shape(logits)[-1])
+
+
+# ----------------------------------------------------------------------------
+# The shared base class (also the factory).
+
+
+class Mixture(Distribution):
+    """Finite mixture of ``K`` components; base class of the two mixture types.
+
+    Calling ``Mixture(mixing_distribution, component_distributions)`` builds a
+    :class:`MixtureSameFamily` when ``component_distributions`` is a single
+    distribution (whose rightmost batch dim indexes the components) and a
+    :class:`MixtureGeneral` when it is a list of distributions.
+
+    Subclasses provide ``component_log_probs``, ``component_sample``,
+    ``component_mean``, ``component_variance`` and ``component_cdf``; this class
+    derives ``log_prob``, ``sample``, ``mean``, ``variance`` and ``cdf``.
+    """
+
+    arg_constraints = {}
+    pytree_aux_fields = ("_mixture_size",)
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Mixture:  # the factory form: pick the concrete mixture type
+            components = args[1] if len(args) > 1 else kwargs.get("component_distributions")
+            single = isinstance(components, Distribution)
+            cls = MixtureSameFamily if single else MixtureGeneral
+        return super().__new__(cls)
+
+    def _init_mixture(self, mixing_distribution, mixture_size, batch_shape, event_shape,
+                      validate_args):
+        self._mixing_distribution = mixing_distribution
+        self._mixture_size = mixture_size
+        Distribution.__init__(self, batch_shape, event_shape, validate_args=validate_args)
+
+    @property
+    def mixture_size(self) -> int:
+        """The number of components ``K``."""
+        return self._mixture_size
+
+    @property
+    def mixing_distribution(self):
+        """The categorical distribution over the component index."""
+        return self._mixing_distribution
+
+    @property
+    def mixture_dim(self) -> int:
+        """Axis of the component index in ``component_*`` results (``-event_dim - 1``)."""
+        return -self.event_dim - 1
+
+    @property
+    def has_rsample(self) -> bool:
+        return False
+
+    def mixing_log_weights(self):
+        """Normalised log weights ``log w_k``, shape ``mixing.batch_shape + (K,)``."""
+        return jax.nn.log_softmax(_mixing_logits(self._mixing_distribution), axis=-1)
+
+    def _weights_for_events(self):
+        weights = jnp.exp(self.mixing_log_weights())
+        return jnp.reshape(weights, jnp.shape(weights) + (1,) * self.event_dim)
+
+    @property
+    def mean(self):
+        """``sum_k w_k mean_k``, shape ``batch_shape + event_shape``."""
+        weighted = self._weights_for_events() * self.component_mean
+        return jnp.sum(weighted, axis=self.mixture_dim)
+
+    @property
+    def variance(self):
+        """Law of total variance: ``sum_k w_k (var_k + (mean_k - mean)^2)``."""
+        weights = self._weights_for_events()
+        deviation = self.component_mean - jnp.expand_dims(self.mean, self.mixture_dim)
+        total = weights * (self.component_variance + deviation**2)
+        return jnp.sum(total, axis=self.mixture_dim)
+
+    def cdf(self, value):
+        """``sum_k w_k F_k(value)`` (scalar events only), shape ``sample_shape + batch_shape``."""
+        if self.event_dim != 0:
+            raise NotImplementedError(f"{type(self).__name__}.cdf needs scalar events.")
+        weights = jnp.exp(self.mixing_log_weights())
+        return jnp.sum(weights * self.component_cdf(value), axis=-1)
+
+    def sample_with_intermediates(self, key, sample_shape=()):
+        """``(draws, [component_index])``; the index has shape ``sample_shape + batch_shape``."""
+        sample_shape = tuple(sample_shape)
+        key_components, key_index = jax.random.split(key)
+        draws = self.component_sample(key_components, sample_shape)
+        index = jax.random.categorical(
+            key_index, self.mixing_log_weights(), axis=-1, shape=sample_shape + self.batch_shape
+        )
+        gather_index = jnp.reshape(index, jnp.shape(index) + (1,) * (self.event_dim + 1))
+        chosen = jnp.take_along_axis(draws, gather_index, axis=self.mixture_dim)
+        return jnp.squeeze(chosen, axis=self.mixture_dim), [index]
+
+    def sample(self, key, sample_shape=()):
+        return self.sample_with_intermediates(key, sample_shape)[0]
+
+    @validate_sample
+    def log_prob(self, value, intermediates=None):
+        """``log sum_k w_k p_k(value)``, shape ``sample_shape + batch_shape``."""
+        del intermediates
+        return _logsumexp_last(self.component_log_probs(value))
+
+    def component_log_probs(self, value):
+        """``log w_k + log p_k(value)``, shape ``sample_shape + batch_shape + (K,)``."""
+        raise NotImplementedError
+
+    def component_sample(self, key, sample_shape=()):
+        """One draw from every component: ``sample_shape + batch_shape + (K,) + event_shape``."""
+        raise NotImplementedError
+
+    def component_cdf(self, value):
+        raise NotImplementedError
+
+    @property
+    def component_mean(self):
+        raise NotImplementedError
+
+    @property
+    def component_variance(self):
+        raise NotImplementedError
+
+
+class MixtureSameFamily(Mixture):
+    """Mixture whose components are the rightmost batch dim of one distribution.
+
+    Args:
+        mixing_distribution: ``Categorical`` with ``K`` categories and a batch
+            shape broadcastable with ``component_distribution.batch_shape[:-1]``.
+        component_distribution: distribution with ``batch_shape[-1] == K``.
+
+    The mixture has ``batch_shape = broadcast(mixing.batch_shape,
+    component.batch_shape[:-1])`` and the component's event shape. Components
+    with per-component bounded supports (e.g. ``Uniform(lows, highs)``) get
+    ``-inf`` (not NaN) outside their own support, and the mixture's support is
+    the hull of the component supports.
+    """
+
+    def __init__(self, mixing_distribution, component_distribution, *, validate_args=None):
+        name = "MixtureSameFamily"
+        size = _check_mixing_distribution(name, mixing_distribution)
+        if not isinstance(component_distribution, Distribution):
+            raise TypeError(
+                f"{name}: component_distribution must be a Distribution, got "
+                f"{type(component_distribution).__name__}."
+            )
+        component_batch = component_distribution.batch_shape
+        if not component_batch or component_batch[-1] != size:
+            raise ValueError(
+                f"{name}: the rightmost batch dim of component_distribution (batch_shape "
+                f"{component_batch}) must equal the number of mixing categories {size}."
+            )
+        try:
+            batch_shape = broadcast_shape(mixing_distribution.batch_shape, component_batch[:-1])
+        except ValueError:
+            raise ValueError(
+                f"{name}: mixing batch_shape {mixing_distribution.batch_shape} does not "
+                f"broadcast with component batch_shape {component_batch[:-1]} (+ ({size},))."
+            ) from None
+        self._component_distribution = component_distribution
+        self._init_mixture(mixing_distribution, size, batch_shape,
+                           component_distribution.event_shape, validate_args)
+
+    @property
+    def component_distribution(self):
+        """The batched distribution whose rightmost batch dim indexes the components."""
+        return self._component_distribution
+
+    @constraints.dependent_property
+    def support(self):
+        component = self._component_distribution
+        return _support_over_components(component.support, component.batch_shape)
+
+    @property
+    def is_discrete(self):
+        return self._component_distribution.is_discrete
+
+    @property
+    def component_mean(self):
+        shape = self.batch_shape + (self.mixture_size,) + self.event_shape
+        return jnp.broadcast_to(self._component_distribution.mean, shape)
+
+    @property
+    def component_variance(self):
+        shape = self.batch_shape + (self.mixture_size,) + self.event_shape
+        return jnp.broadcast_to(self._component_distribution.variance, shape)
+
+    def component_sample(self, key, sample_shape=()):
+        full_batch = tuple(sample_shape) + self.batch_shape + (self.mixture_size,)
+        return self._component_distribution.expand(full_batch).sample(key)
+
+    def component_log_probs(self, value):
+        value = jnp.expand_dims(jnp.asarray(value), self.mixture_dim)
+        log_probs = _masked_log_prob(self._component_distribution, value)
+        return self.mixing_log_weights() + log_probs
+
+    def component_cdf(self, value):
+        value = jnp.expand_dims(jnp.asarray(value), -1)
+        return _masked_cdf(self._component_distribution, value)
+
+
+class MixtureGeneral(Mixture):
+    """Mixture of a list of distributions, possibly of different families and supports.
+
+    Args:
+        mixing_distribution: ``Categorical`` with ``K = len(component_distributions)``
+            categories; its batch shape broadcasts with the components'.
+        component_distributions: list of ``K`` distributions with equal event
+            shapes and mutually broadcastable batch shapes.
+        support: the mixture's support; inferred when omitted.
+
+    Unlike NumPyro, components may have different supports. Each component's
+    log density is ``-inf`` (with finite gradients) outside its own support, and
+    the inferred support is: the common support if all are equal; the hull of
+    interval-type real supports (``positive`` for ``positive`` and
+    ``greater_than(0)`` components, ``real`` for ``real`` and ``positive``);
+    ``real`` for other scalar continuous supports. ``batch_shape`` is the
+    broadcast of the mixing and component batch shapes, so scalar mixing
+    weights combine with components of batch shape ``(N,)``.
+    """
+
+    def __init__(self, mixing_distribution, component_distributions, *, support=None,
+                 validate_args=None):
+        name = "MixtureGeneral"
+        size = _check_mixing_distribution(name, mixing_distribution)
+        if isinstance(component_distributions, Distribution) or not isinstance(
+            component_distributions, (list, tuple)
+        ):
+            raise TypeError(
+                f"{name}: component_distributions must be a list of Distributions, got "
+                f"{type(component_distributions).__name__}."
+            )
+        components = list(component_distributions)
+        self._check_components(name, components, size)
+        if support is not None and not isinstance(support, constraints.Constraint):
+            raise TypeError(f"{name}: support must be a Constraint, got {support!r}.")
+        try:
+            batch_shape = broadcast_shape(
+                mixing_distribution.batch_shape, *(d.batch_shape for d in components)
+            )
+        except ValueError:
+            shapes = [mixing_distribution.batch_shape] + [d.batch_shape for d in components]
+            raise ValueError(
+                f"{name}: mixing and component batch shapes {shapes} do not broadcast."
+            ) from None
+        self._component_distributions = components
+        self._support = support if support is not None else _union_support(
+            [d.support for d in components]
+        )
+        self._init_mixture(mixing_distribution, size, batch_shape,
+                           components[0].event_shape, validate_args)
+
+    @staticmethod
+    def _check_components(name, components, size):
+        for index, d in enumerate(components):
+            if not isinstance(d, Distribution):
+                raise TypeError(
+                    f"{name}: component_distributions[{index}] must be a Distribution, got "
+                    f"{type(d).__name__}."
+                )
+        if len(components) != size:
+            raise ValueError(
+                f"{name}: got {len(components)} component_distributions but the mixing "
+                f"distribution has {size} categories."
+            )
+        event_shapes = [d.event_shape for d in components]
+        if any(shape != event_shapes[0] for shape in event_shapes):
+            raise ValueError(
+                f"{name}: component_distributions must share one event_shape, got {event_shapes}."
+            )
+
+    @property
+    def component_distributions(self):
+        """The list of ``K`` component distributions."""
+        return self._component_distributions
+
+    @constraints.dependent_property
+    def support(self):
+        return self._support
+
+    @property
+    def is_discrete(self):
+        return all(d.is_discrete for d in self._component_distributions)
+
+    @staticmethod
+    def _stack(values):
+        """Broadcast per-component arrays together and stack them on a new last axis."""
+        shape = broadcast_shape(*(jnp.shape(v) for v in values))
+        return jnp.stack([jnp.broadcast_to(v, shape) for v in values], axis=-1)
+
+    def _stack_event(self, values):
+        shape = self.batch_shape + self.event_shape
+        return jnp.stack([jnp.broadcast_to(v, shape) for v in values], axis=self.mixture_dim)
+
+    @property
+    def component_mean(self):
+        return self._stack_event([d.mean for d in self._component_distributions])
+
+    @property
+    def component_variance(self):
+        return self._stack_event([d.variance for d in self._component_distributions])
+
+    def component_sample(self, key, sample_shape=()):
+        full_batch = tuple(sample_shape) + self.batch_shape
+        keys = jax.random.split(key, self.mixture_size)
+        draws = [
+            d.expand(full_batch).sample(k)
+            for k, d in zip(keys, self._component_distributions, strict=True)
+        ]
+        return jnp.stack(draws, axis=self.mixture_dim)
+
+    def component_log_probs(self, value):
+        value = jnp.asarray(value)
+        log_probs = [_masked_log_prob(d, value) for d in self._component_distributions]
+        return self.mixing_log_weights() + self._stack(log_probs)
+
+    def component_cdf(self, value):
+        value = jnp.asarray(value)
+        return self._stack([_masked_cdf(d, value) for d in self._component_distributions])
