@@ -62,6 +62,13 @@ from hierax.distributions.discrete import (
     NegativeBinomialProbs,
     Poisson,
 )
+from hierax.distributions.multivariate import (
+    LKJ,
+    Dirichlet,
+    LKJCholesky,
+    LowRankMultivariateNormal,
+    MultivariateNormal,
+)
 from hierax.distributions.mixtures import (
     Mixture,
     MixtureGeneral,
@@ -98,6 +105,7 @@ __all__ = [
     "Cauchy",
     "Chi2",
     "Delta",
+    "Dirichlet",
     "DiscreteUniform",
     "Distribution",
     "DoublyTruncatedPowerLaw",
@@ -113,10 +121,13 @@ __all__ = [
     "ImproperUniform",
     "Independent",
     "InverseGamma",
+    "LKJ",
+    "LKJCholesky",
     "Laplace",
     "LeftTruncatedDistribution",
     "LogNormal",
     "Logistic",
+    "LowRankMultivariateNormal",
     "LowerTruncatedPowerLaw",
     "MaskedDistribution",
     "Mixture",
@@ -125,6 +136,7 @@ __all__ = [
     "Multinomial",
     "MultinomialLogits",
     "MultinomialProbs",
+    "MultivariateNormal",
     "NegativeBinomial",
     "NegativeBinomial2",
     "NegativeBinomialLogits",

@@ -20,6 +20,7 @@ import re
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.tree_util import register_pytree_node
 
 __all__ = [
@@ -101,6 +102,17 @@ class Constraint:
 
     def __hash__(self):
         return hash(type(self))
+
+
+def _namespace(x):
+    """NumPy for host values (no device work, no compilation), ``jax.numpy`` otherwise."""
+    if isinstance(x, (np.ndarray, np.generic, int, float, bool)):
+        return np
+    return jnp
+
+
+def _tolerance(x) -> float:
+    return 1e-6 if getattr(x, "dtype", np.float64) == np.float64 else 1e-4
 
 
 def _short(value) -> str:
@@ -351,7 +363,7 @@ class _Independent(Constraint):
         if self.reinterpreted_batch_ndims == 0:
             return result
         axes = tuple(range(-self.reinterpreted_batch_ndims, 0))
-        return jnp.all(result, axis=axes)
+        return _namespace(x).all(result, axis=axes)
 
     def feasible_like(self, prototype):
         return self.base_constraint.feasible_like(prototype)
@@ -392,8 +404,8 @@ class _Simplex(Constraint):
     event_dim = 1
 
     def __call__(self, x):
-        tol = 1e-6 if jnp.result_type(x) == jnp.float64 else 1e-4
-        return jnp.all(x >= 0, axis=-1) & (jnp.abs(jnp.sum(x, axis=-1) - 1) < tol)
+        xp = _namespace(x)
+        return xp.all(x >= 0, axis=-1) & (xp.abs(xp.sum(x, axis=-1) - 1) < _tolerance(x))
 
     def feasible_like(self, prototype):
         n = jnp.shape(prototype)[-1]
@@ -406,8 +418,8 @@ class _ZeroSum(Constraint):
     event_dim = 1
 
     def __call__(self, x):
-        tol = 1e-6 if jnp.result_type(x) == jnp.float64 else 1e-4
-        return jnp.abs(jnp.sum(x, axis=-1)) < tol * jnp.shape(x)[-1]
+        xp = _namespace(x)
+        return xp.abs(xp.sum(x, axis=-1)) < _tolerance(x) * xp.shape(x)[-1]
 
     def feasible_like(self, prototype):
         return jnp.zeros_like(prototype)
@@ -419,7 +431,7 @@ class _OrderedVector(Constraint):
     event_dim = 1
 
     def __call__(self, x):
-        return jnp.all(x[..., 1:] > x[..., :-1], axis=-1)
+        return _namespace(x).all(x[..., 1:] > x[..., :-1], axis=-1)
 
     def feasible_like(self, prototype):
         n = jnp.shape(prototype)[-1]
@@ -430,7 +442,7 @@ class _PositiveOrderedVector(_OrderedVector):
     """Strictly increasing vectors of positive entries."""
 
     def __call__(self, x):
-        return super().__call__(x) & jnp.all(x > 0, axis=-1)
+        return super().__call__(x) & _namespace(x).all(x > 0, axis=-1)
 
     def feasible_like(self, prototype):
         return super().feasible_like(prototype) + 1
@@ -442,8 +454,9 @@ class _LowerCholesky(Constraint):
     event_dim = 2
 
     def __call__(self, x):
-        lower = jnp.all(jnp.tril(x) == x, axis=(-2, -1))
-        positive_diagonal = jnp.all(jnp.diagonal(x, axis1=-2, axis2=-1) > 0, axis=-1)
+        xp = _namespace(x)
+        lower = xp.all(xp.tril(x) == x, axis=(-2, -1))
+        positive_diagonal = xp.all(xp.diagonal(x, axis1=-2, axis2=-1) > 0, axis=-1)
         return lower & positive_diagonal
 
     def feasible_like(self, prototype):
@@ -459,8 +472,8 @@ class _CorrCholesky(_LowerCholesky):
     """Cholesky factors of correlation matrices: lower triangular, rows of unit norm."""
 
     def __call__(self, x):
-        tol = 1e-6 if jnp.result_type(x) == jnp.float64 else 1e-4
-        unit_rows = jnp.all(jnp.abs(jnp.linalg.norm(x, axis=-1) - 1) < tol, axis=-1)
+        xp = _namespace(x)
+        unit_rows = xp.all(xp.abs(xp.linalg.norm(x, axis=-1) - 1) < _tolerance(x), axis=-1)
         return super().__call__(x) & unit_rows
 
 
@@ -470,9 +483,10 @@ class _PositiveDefinite(Constraint):
     event_dim = 2
 
     def __call__(self, x):
-        symmetric = jnp.all(jnp.abs(x - jnp.swapaxes(x, -2, -1)) < 1e-6 * (1 + jnp.abs(x)),
-                            axis=(-2, -1))
-        positive = jnp.all(jnp.linalg.eigvalsh(x) > 0, axis=-1)
+        xp = _namespace(x)
+        symmetric = xp.all(xp.abs(x - xp.swapaxes(x, -2, -1)) < 1e-6 * (1 + xp.abs(x)),
+                           axis=(-2, -1))
+        positive = xp.all(xp.linalg.eigvalsh(x) > 0, axis=-1)
         return symmetric & positive
 
     def feasible_like(self, prototype):
@@ -484,8 +498,9 @@ class _CorrMatrix(_PositiveDefinite):
     """Correlation matrices: positive definite with a unit diagonal."""
 
     def __call__(self, x):
-        tol = 1e-6 if jnp.result_type(x) == jnp.float64 else 1e-4
-        unit_diag = jnp.all(jnp.abs(jnp.diagonal(x, axis1=-2, axis2=-1) - 1) < tol, axis=-1)
+        xp = _namespace(x)
+        unit_diag = xp.all(xp.abs(xp.diagonal(x, axis1=-2, axis2=-1) - 1) < _tolerance(x),
+                           axis=-1)
         return super().__call__(x) & unit_diag
 
 

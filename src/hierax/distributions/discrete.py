@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.nn import log_sigmoid, softplus
 from jax.scipy.special import expit, gammaincc, gammaln, logsumexp, xlog1py, xlogy
 
@@ -125,7 +126,10 @@ def _check_param(dist_name, param_name, value, constraint, validate_args, requir
         validate_args = is_validation_enabled()
     if not validate_args or not is_concrete(value):
         return
-    if not bool(jnp.all(constraint(jnp.asarray(value)))):
+    # Evaluate eagerly even while a jit trace is open (a Python constant is concrete).
+    with jax.ensure_compile_time_eval():
+        ok = bool(jnp.all(constraint(jnp.asarray(value))))
+    if not ok:
         shown = jnp.asarray(value).tolist() if jnp.size(value) <= 8 else jnp.shape(value)
         raise ValueError(
             f"{dist_name}: parameter `{param_name}` must satisfy "
@@ -317,12 +321,13 @@ class _BinomialBase(Distribution):
         name = type(self).__name__
         if not is_concrete(self.total_count):
             raise ValueError(f"{name}.enumerate_support needs a concrete (untraced) total_count.")
-        counts = jnp.asarray(self.total_count)
-        size = int(jnp.max(counts)) + 1
-        if not bool(jnp.all(counts == size - 1)):
+        with jax.ensure_compile_time_eval():
+            counts = np.asarray(self.total_count)
+        size = int(np.max(counts)) + 1
+        if not np.all(counts == size - 1):
             raise ValueError(
                 f"{name}.enumerate_support needs the same total_count across the batch, got "
-                f"values from {int(jnp.min(counts))} to {size - 1}."
+                f"values from {int(np.min(counts))} to {size - 1}."
             )
         return _enumerate_range(size, self.batch_shape, expand)
 
@@ -861,7 +866,9 @@ class DiscreteUniform(Distribution):
         _check_param(name, "high", high, _any_integer, validate_args, "an integer value")
         validate = is_validation_enabled() if validate_args is None else validate_args
         if validate and is_concrete(low) and is_concrete(high):
-            if not bool(jnp.all(jnp.asarray(high) >= jnp.asarray(low))):
+            with jax.ensure_compile_time_eval():
+                ordered = bool(jnp.all(jnp.asarray(high) >= jnp.asarray(low)))
+            if not ordered:
                 raise ValueError(
                     f"{name}: parameter `high` must be >= `low`, got low={jnp.asarray(low)} "
                     f"and high={jnp.asarray(high)}."
@@ -912,12 +919,13 @@ class DiscreteUniform(Distribution):
     def enumerate_support(self, expand=True):
         if not (is_concrete(self.low) and is_concrete(self.high)):
             raise ValueError("DiscreteUniform.enumerate_support needs concrete low and high.")
-        width = jnp.asarray(self._width())
-        size = int(jnp.max(width))
-        if not bool(jnp.all(width == size)):
+        with jax.ensure_compile_time_eval():
+            width = np.asarray(self._width())
+        size = int(np.max(width))
+        if not np.all(width == size):
             raise ValueError(
                 "DiscreteUniform.enumerate_support needs the same number of values "
-                f"(high - low + 1) across the batch, got from {int(jnp.min(width))} to {size}."
+                f"(high - low + 1) across the batch, got from {int(np.min(width))} to {size}."
             )
         low = jnp.asarray(self.low).astype(_int_dtype())
         return _enumerate_range(size, self.batch_shape, expand, start=low)

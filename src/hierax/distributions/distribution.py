@@ -16,6 +16,7 @@ import functools
 import warnings
 
 import jax.numpy as jnp
+import numpy as np
 from jax.tree_util import register_pytree_node
 
 from hierax.distributions import constraints
@@ -76,11 +77,19 @@ class validation_enabled:
         enable_validation(self._previous)
 
 
+def _host_value(value):
+    """A NumPy copy of a concrete value, so checks cost no device work or compilation."""
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError):
+        return value
+
+
 def _format_value(value) -> str:
-    text = repr(jnp.asarray(value).tolist()) if jnp.size(value) <= 8 else (
-        f"array of shape {jnp.shape(value)}"
-    )
-    return text
+    value = _host_value(value)
+    if np.size(value) <= 8:
+        return repr(np.asarray(value).tolist())
+    return f"array of shape {np.shape(value)}"
 
 
 def validate_sample(log_prob_fn):
@@ -202,8 +211,8 @@ class Distribution:
                 continue
             if isinstance(value, Distribution) or not is_concrete(value):
                 continue
-            ok = constraint(jnp.asarray(value))
-            if not bool(jnp.all(ok)):
+            ok = constraint(_host_value(value))
+            if is_concrete(ok) and not bool(np.all(ok)):
                 raise ValueError(
                     f"{type(self).__name__}: parameter `{name}` must satisfy "
                     f"{constraint!r}, got {_format_value(value)}."
@@ -213,8 +222,8 @@ class Distribution:
         support = self.support
         if support is None or constraints.is_dependent(support):
             return
-        ok = support(jnp.asarray(value))
-        if not bool(jnp.all(ok)):
+        ok = support(_host_value(value))
+        if is_concrete(ok) and not bool(np.all(ok)):
             warnings.warn(
                 f"{type(self).__name__}.log_prob: value outside the support {support!r} "
                 f"(got {_format_value(value)}); its log density is not meaningful.",

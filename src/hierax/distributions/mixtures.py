@@ -318,6 +318,12 @@ class Mixture(Distribution):
     def has_rsample(self) -> bool:
         return False
 
+    def _validate_sample(self, value) -> None:
+        # A support with traced bounds (parameters under jit/grad) cannot be checked.
+        if all(is_concrete(leaf) for leaf in jax.tree_util.tree_leaves(self.support)):
+            with jax.ensure_compile_time_eval():
+                super()._validate_sample(value)
+
     def mixing_log_weights(self):
         """Normalised log weights ``log w_k``, shape ``mixing.batch_shape + (K,)``."""
         return jax.nn.log_softmax(_mixing_logits(self._mixing_distribution), axis=-1)
@@ -474,7 +480,8 @@ class MixtureGeneral(Mixture):
             categories; its batch shape broadcasts with the components'.
         component_distributions: list of ``K`` distributions with equal event
             shapes and mutually broadcastable batch shapes.
-        support: the mixture's support; inferred when omitted.
+        support: the mixture's support; when given it is used as is, and when
+            omitted it is inferred from the components (below).
 
     Unlike NumPyro, components may have different supports. Each component's
     log density is ``-inf`` (with finite gradients) outside its own support, and

@@ -138,7 +138,7 @@ class TransformedDistribution(Distribution):
         return self.sample(key, sample_shape)
 
     def sample_with_intermediates(self, key, sample_shape=()):
-        """``(y, [[x_i, intermediates_i] for each transform])``, ``x_i`` the input of transform i."""
+        """``(y, [[x_i, intermediates_i], ...])``, ``x_i`` the input of transform ``i``."""
         x = self.base_dist.sample(key, sample_shape)
         intermediates = []
         for transform in self.transforms:

@@ -394,7 +394,8 @@ class AffineTransform(Transform):
 
     def log_abs_det_jacobian(self, x, y, intermediates=None):
         shape = broadcast_shape(_shape_of(x), _shape_of(self.scale))
-        log_scale = jnp.broadcast_to(jnp.log(jnp.abs(self.scale)), shape)
+        log_scale = jnp.log(jnp.abs(self.scale))
+        log_scale = jnp.broadcast_to(log_scale, shape).astype(jnp.result_type(x, log_scale))
         return sum_rightmost(log_scale, self.domain.event_dim)
 
     def forward_shape(self, shape):

@@ -1,0 +1,480 @@
+"""The multi-chain MCMC driver.
+
+:class:`MCMC` runs a kernel (:class:`~hierax.infer.NUTS`, :class:`~hierax.infer.HMC`)
+for ``num_warmup`` adaptation steps and ``num_samples`` draws on several chains.
+
+How a run is executed:
+
+- Each chain's state is a :class:`ChainState` pytree. The key of iteration
+  ``i`` is ``fold_in(chain_key, i)``, so the draws do not depend on how the
+  run is split into pieces: with or without a progress bar, in one call or
+  continued later from ``last_state``, the same key gives the same draws.
+- Warmup and sampling are each one compiled loop with dynamic bounds; the
+  progress bar runs them piece by piece. Draws are written into preallocated
+  buffers inside the loop, with no host round trip per iteration.
+- Array arguments of the model are traced inputs, so a second ``run`` on data
+  of the same shapes reuses the compiled program.
+- ``chain_method``: ``"sequential"`` (one chain after another, one
+  compilation), ``"vectorized"`` (``vmap`` over chains), ``"parallel"``
+  (chains spread over devices with ``shard_map``; with a single device it runs
+  vectorized and says so).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hierax.infer.progress import ProgressBar
+
+__all__ = ["MCMC", "ChainState"]
+
+_CHAIN_METHODS = ("sequential", "parallel", "vectorized")
+
+
+class ChainState(NamedTuple):
+    """The full state of one chain (a leading chain dim when several run together).
+
+    Attributes:
+        iteration: number of transitions taken so far (warmup included).
+        rng_key: the chain's key; iteration ``i`` uses ``fold_in(rng_key, i)``.
+        kernel_state: the kernel's state (position, adaptation, step size, ...).
+        num_divergences: divergent transitions so far (warmup and sampling).
+    """
+
+    iteration: Any
+    rng_key: Any
+    kernel_state: Any
+    num_divergences: Any
+
+
+def _single_key(rng_key):
+    """One key from ``rng_key``, which may carry a leading chain dim (as ``last_state.rng_key``).
+
+    When a run continues from a saved state, the chains use their own stored
+    keys; this key only seeds the bookkeeping trace of the model.
+    """
+    if jnp.issubdtype(jnp.result_type(rng_key), jax.dtypes.prng_key):
+        return rng_key if rng_key.ndim == 0 else jnp.ravel(rng_key)[0]
+    key = np.asarray(rng_key)
+    if key.ndim == 1:
+        return rng_key
+    return jnp.asarray(key.reshape(-1, key.shape[-1])[0])
+
+
+def _check_positive_int(name, value, allow_zero=False):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or (
+        value < 0 if allow_zero else value < 1
+    ):
+        least = "a non-negative" if allow_zero else "a positive"
+        raise ValueError(f"MCMC: {name} must be {least} int, got {value!r}.")
+    return int(value)
+
+
+class MCMC:
+    """Run an MCMC kernel on one or more chains (NumPyro's ``MCMC``).
+
+    Args:
+        sampler: the kernel, e.g. ``NUTS(model)``.
+        num_warmup: adaptation steps (discarded).
+        num_samples: draws kept per chain (before thinning).
+        num_chains: number of chains.
+        thinning: keep every ``thinning``-th draw.
+        postprocess_fn: optional function applied to each draw's constrained values.
+        chain_method: ``"sequential"``, ``"vectorized"`` or ``"parallel"``.
+        progress_bar: show progress (phase, step size, divergences so far).
+        jit_model_args: accepted for compatibility; array arguments are always
+            traced inputs, so new data of the same shapes never recompiles.
+
+    Example::
+
+        >>> import jax, jax.numpy as jnp
+        >>> import hierax, hierax.distributions as dist
+        >>> from hierax.infer import MCMC, NUTS
+        >>> def model(y):
+        ...     mu = hierax.sample("mu", dist.Normal(0.0, 10.0))
+        ...     hierax.sample("y", dist.Normal(mu, 1.0), obs=y)
+        >>> mcmc = MCMC(NUTS(model), num_warmup=200, num_samples=200, progress_bar=False)
+        >>> mcmc.run(jax.random.PRNGKey(0), jnp.array([0.5, 1.5]))
+        >>> mcmc.get_samples()["mu"].shape
+        (200,)
+    """
+
+    def __init__(self, sampler, *, num_warmup, num_samples, num_chains=1, thinning=1,
+                 postprocess_fn=None, chain_method="sequential", progress_bar=True,
+                 jit_model_args=False):
+        if chain_method not in _CHAIN_METHODS:
+            raise ValueError(
+                f"MCMC: chain_method must be one of {_CHAIN_METHODS}, got {chain_method!r}."
+            )
+        self.sampler = sampler
+        self.num_warmup = _check_positive_int("num_warmup", num_warmup, allow_zero=True)
+        self.num_samples = _check_positive_int("num_samples", num_samples)
+        self.num_chains = _check_positive_int("num_chains", num_chains)
+        self.thinning = _check_positive_int("thinning", thinning)
+        if self.thinning > self.num_samples:
+            raise ValueError(
+                f"MCMC: thinning={thinning} exceeds num_samples={num_samples}."
+            )
+        self.postprocess_fn = postprocess_fn
+        self.chain_method = chain_method
+        self.progress_bar = bool(progress_bar)
+        self.jit_model_args = jit_model_args
+        self.post_warmup_state = None
+        self.last_state = None
+        self._program = None
+        self._compiled = {}
+        self._samples = None
+        self._extra_fields = None
+        self._positions = None
+        self._dynamic = None
+        self._method_used = None
+
+    # -- setup -------------------------------------------------------------------
+
+    @property
+    def num_kept(self) -> int:
+        return self.num_samples // self.thinning
+
+    def _resolve_chain_method(self):
+        if self.num_chains == 1:
+            return "sequential", 1
+        if self.chain_method != "parallel":
+            return self.chain_method, 1
+        devices = jax.local_device_count()
+        usable = max(d for d in range(1, min(devices, self.num_chains) + 1)
+                     if self.num_chains % d == 0)
+        if usable == 1:
+            warnings.warn(
+                f"chain_method='parallel': only {devices} device(s) can run the "
+                f"{self.num_chains} chains, so hierax runs them vectorized on one device. "
+                "On a CPU, hierax.set_host_device_count(n) before the first JAX computation "
+                "exposes n devices.",
+                stacklevel=3,
+            )
+            return "vectorized", 1
+        return "parallel", usable
+
+    def _prepare(self, rng_key, args, kwargs, init_params):
+        program = self.sampler.build_program(rng_key, args, kwargs, init_params)
+        if self._program is None or self._program.static_key != program.static_key:
+            self._program = program
+            self._compiled = {}
+        self._dynamic = program.split.dynamic
+        return self._program
+
+    def _initial_chain_state(self, rng_key, init_params):
+        program = self._program
+        if init_params is not None:
+            positions = self._positions_from(init_params)
+            program.check_positions(positions, self._dynamic)
+        else:
+            positions = program.initial_positions(rng_key, self.num_chains, self._dynamic)
+        init_state = self._compiled_fn("init", self._make_init)
+        return init_state(rng_key, positions, self._dynamic)
+
+    def _positions_from(self, init_params):
+        program = self._program
+        leaves = jax.tree_util.tree_leaves(init_params)
+        if self.num_chains == 1 and program.dimension and all(
+            jnp.ndim(leaf) == jnp.ndim(ex) for leaf, ex in zip(
+                leaves, jax.tree_util.tree_leaves(program.unravel(jnp.zeros(program.dimension))),
+                strict=False)
+        ):
+            return program.ravel(init_params)[None]
+        return jax.vmap(program.ravel)(init_params)
+
+    # -- compiled pieces ---------------------------------------------------------
+
+    def _compiled_fn(self, name, factory):
+        key = (name, self._method_used)
+        if key not in self._compiled:
+            self._compiled[key] = factory()
+        return self._compiled[key]
+
+    def _make_init(self):
+        program, sampler, num_warmup = self._program, self.sampler, self.num_warmup
+
+        def init_one(position, dynamic):
+            return sampler.init_state(position, program, dynamic, num_warmup)
+
+        def init_chains(rng_key, positions, dynamic):
+            num_chains = positions.shape[0]
+            chain_keys = jax.random.split(jax.random.fold_in(rng_key, 1), num_chains)
+            kernel_states = jax.vmap(init_one, in_axes=(0, None))(positions, dynamic)
+            zeros = jnp.zeros((num_chains,), jnp.int32)
+            return ChainState(zeros, chain_keys, kernel_states, zeros)
+
+        return jax.jit(init_chains)
+
+    def _loop(self):
+        """``run(chain, buffers, first, start, stop, dynamic)``: iterations ``start .. stop - 1``.
+
+        One compiled program serves warmup and sampling: iterations below
+        ``num_warmup`` run the kernel's adaptation around the transition;
+        iteration ``i >= first`` is recorded in buffer row ``(i - first) / thinning``
+        when that is an integer. The loop index is shared by all chains, so
+        the adaptation branches stay real branches under ``vmap``.
+        """
+        program, sampler = self._program, self.sampler
+        thinning, num_warmup = self.thinning, self.num_warmup
+
+        def run(chain, buffers, first, start, stop, dynamic):
+            def body(i, carry):
+                chain, buffers = carry
+                key_before, key_step, key_after = jax.random.split(
+                    jax.random.fold_in(chain.rng_key, i), 3)
+                in_warmup = i < num_warmup
+                state = jax.lax.cond(
+                    in_warmup,
+                    lambda s: sampler.warmup_before(key_before, s, i, num_warmup, program,
+                                                    dynamic),
+                    lambda s: s, chain.kernel_state)
+                state, info = sampler.step(key_step, state, program, dynamic)
+                state = jax.lax.cond(
+                    in_warmup,
+                    lambda s: sampler.warmup_after(key_after, s, info, i, num_warmup, program,
+                                                   dynamic),
+                    lambda s: s, state)
+                fields = sampler.info_fields(info, state)
+                step = i - first
+                keep = (step >= 0) & (step % thinning == 0)
+                index = jnp.where(keep, step // thinning, buffers["z"].shape[0])
+                record = {"z": sampler.position(state), **fields}
+                buffers = {k: buffers[k].at[index].set(record[k], mode="drop")
+                           for k in buffers}
+                chain = ChainState(jnp.asarray(i + 1, jnp.int32), chain.rng_key, state,
+                                   chain.num_divergences + fields["diverging"].astype(jnp.int32))
+                return chain, buffers
+
+            return jax.lax.fori_loop(start, stop, body, (chain, buffers))
+
+        return self._batch(run, num_batched=2, num_unbatched=4)
+
+    def _batch(self, run, num_batched, num_unbatched):
+        """Compile ``run`` for the chain method: chains are the leading dim of batched args."""
+        in_axes = (0,) * num_batched + (None,) * num_unbatched
+        method = self._method_used
+        if method == "sequential":
+            return jax.jit(run)
+        vectorized = jax.vmap(run, in_axes=in_axes)
+        if method == "vectorized":
+            return jax.jit(vectorized)
+        return self._sharded(vectorized, num_batched, num_unbatched)
+
+    def _sharded(self, vectorized, num_batched, num_unbatched):
+        from jax.sharding import Mesh, PartitionSpec
+
+        devices = np.array(jax.local_devices()[: self._num_devices])
+        mesh = Mesh(devices, ("chains",))
+        specs = (PartitionSpec("chains"),) * num_batched + (PartitionSpec(),) * num_unbatched
+        out_specs = PartitionSpec("chains")
+        mapped = jax.shard_map(vectorized, mesh=mesh, in_specs=specs, out_specs=out_specs,
+                               check_vma=False)
+        return jax.jit(mapped)
+
+    def _postprocess_fn(self):
+        program = self._program
+
+        def postprocess(z, dynamic):
+            return jax.lax.map(lambda zi: program.postprocess(zi, dynamic), z,
+                               batch_size=min(256, z.shape[0]))
+
+        return jax.jit(postprocess)
+
+    # -- running -------------------------------------------------------------------
+
+    def _empty_buffers(self, leading=()):
+        """Host-side zero buffers for the recorded draws (moved to the device on first use)."""
+        program = self._program
+        n = self.num_kept
+        buffers = {"z": np.zeros(leading + (n, program.dimension), program.dtype)}
+        for name, (dtype, shape) in self.sampler.info_layout(program).items():
+            buffers[name] = np.zeros(leading + (n,) + shape, dtype)
+        return buffers
+
+    def _chains_as_groups(self, chain):
+        """Split a batched ChainState into the groups the compiled loop takes.
+
+        Sequential chains are sliced on the host, so no device computation (and
+        no compilation) is spent on bookkeeping.
+        """
+        if self._method_used == "sequential":
+            host = jax.tree_util.tree_map(np.asarray, chain)
+            return [jax.tree_util.tree_map(lambda x, i=i: x[i], host)
+                    for i in range(self.num_chains)]
+        return [chain]
+
+    @staticmethod
+    def _stack_groups(groups, sequential):
+        if not sequential:
+            return groups[0]
+        return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]),
+                                      *groups)
+
+    def _run_phase(self, phase, chain, stop_iteration, first):
+        """Advance every chain to ``stop_iteration``, recording draws from ``first`` on.
+
+        Returns ``(chain, buffers)``.
+        """
+        sequential = self._method_used == "sequential"
+        loop = self._compiled_fn("loop", self._loop)
+        groups = self._chains_as_groups(chain)
+        results = []
+        for index, group in enumerate(groups):
+            start = int(np.min(np.asarray(group.iteration)))
+            label = f"chain {index}" if sequential and len(groups) > 1 else None
+            bar = ProgressBar(phase, start, stop_iteration, enabled=self.progress_bar,
+                              label=label)
+            leading = () if sequential else (self.num_chains,)
+            buffers = self._empty_buffers(leading)
+            position = start
+            for stop in bar.stops():
+                group, buffers = loop(group, buffers, np.int32(first), np.int32(position),
+                                      np.int32(stop), self._dynamic)
+                bar.update(stop, self._progress_stats(group))
+                position = stop
+            bar.close()
+            results.append((group, buffers))
+        chain = self._stack_groups([g for g, _ in results], sequential)
+        buffers = self._stack_groups([b for _, b in results], sequential)
+        return chain, buffers
+
+    def _progress_stats(self, group):
+        step_size = np.asarray(self.sampler.step_size(group.kernel_state))
+        return {"step_size": float(np.mean(step_size)),
+                "divergences": int(np.sum(np.asarray(group.num_divergences)))}
+
+    def _start(self, rng_key, args, kwargs, init_params):
+        if rng_key is None:
+            raise ValueError("MCMC.run: rng_key is required (e.g. jax.random.PRNGKey(0)).")
+        rng_key = _single_key(rng_key)
+        self._method_used, self._num_devices = self._resolve_chain_method()
+        self._prepare(rng_key, args, kwargs, init_params)
+        return rng_key
+
+    def warmup(self, rng_key, *args, extra_fields=(), collect_warmup=False, init_params=None,
+               **kwargs):
+        """Run only the warmup; the next :meth:`run` starts sampling from its end state."""
+        if collect_warmup:
+            raise NotImplementedError(
+                "collect_warmup=True is not supported; run with num_warmup and inspect "
+                "post_warmup_state instead."
+            )
+        rng_key = self._start(rng_key, args, kwargs, init_params)
+        chain = self._initial_chain_state(rng_key, init_params)
+        chain, _ = self._run_phase("warmup", chain, self.num_warmup, first=self.num_warmup)
+        self.post_warmup_state = chain
+        self.last_state = chain
+
+    def run(self, rng_key, *args, extra_fields=(), init_params=None, **kwargs):
+        """Warm up (unless ``post_warmup_state`` is set) and draw ``num_samples`` per chain.
+
+        Args:
+            rng_key: a ``jax.random`` key.
+            *args, **kwargs: the model's arguments.
+            extra_fields: names of per-draw sampler statistics to keep (see
+                :meth:`get_extra_fields`); ``diverging`` is always kept.
+            init_params: unconstrained starting values (dict site -> array,
+                with a leading chain dim when ``num_chains > 1``).
+        """
+        rng_key = self._start(rng_key, args, kwargs, init_params)
+        if self.post_warmup_state is not None:
+            chain = self.post_warmup_state
+            self._check_resume_state(chain)
+        else:
+            chain = self._initial_chain_state(rng_key, init_params)
+            if self.num_warmup:
+                chain, _ = self._run_phase("warmup", chain, self.num_warmup,
+                                           first=self.num_warmup)
+            self.post_warmup_state = chain
+        start = int(np.min(np.asarray(chain.iteration)))
+        chain, buffers = self._run_phase("sample", chain, start + self.num_samples, first=start)
+        self.last_state = chain
+        self._collect(buffers, extra_fields)
+
+    def _check_resume_state(self, chain):
+        chains = jnp.shape(chain.iteration)[0]
+        if chains != self.num_chains:
+            raise ValueError(
+                f"MCMC.run: post_warmup_state has {chains} chains but num_chains="
+                f"{self.num_chains}."
+            )
+
+    def _collect(self, buffers, extra_fields):
+        buffers = {k: np.asarray(v) for k, v in buffers.items()}
+        positions = buffers.pop("z")
+        self._positions = positions
+        flat = positions.reshape((-1, positions.shape[-1]))
+        postprocess = self._compiled_fn("postprocess", self._postprocess_fn)
+        samples = postprocess(flat, self._dynamic)
+        if self.postprocess_fn is not None:
+            samples = jax.vmap(self.postprocess_fn)(samples)
+        self._samples = {
+            name: np.asarray(value).reshape((self.num_chains, self.num_kept)
+                                            + np.shape(value)[1:])
+            for name, value in samples.items()
+        }
+        unknown = set(extra_fields) - set(buffers) - {"z"}
+        if unknown:
+            raise ValueError(
+                f"MCMC.run: unknown extra_fields {sorted(unknown)}; available: "
+                f"{sorted(buffers)}."
+            )
+        self._extra_fields = buffers
+        self._requested_fields = tuple(extra_fields)
+
+    # -- results ---------------------------------------------------------------------
+
+    def _require_run(self):
+        if self._samples is None:
+            raise RuntimeError("MCMC has no draws yet: call run() first.")
+
+    def get_samples(self, group_by_chain=False):
+        """Draws per site: ``(chains, draws, ...)`` if ``group_by_chain`` else ``(chains * draws, ...)``."""
+        self._require_run()
+        if group_by_chain:
+            return {k: jnp.asarray(v) for k, v in self._samples.items()}
+        return {k: jnp.asarray(v.reshape((-1,) + v.shape[2:])) for k, v in self._samples.items()}
+
+    def get_extra_fields(self, group_by_chain=False):
+        """Per-draw sampler statistics: diverging, accept_prob, num_steps, tree_depth, energy, ..."""
+        self._require_run()
+        fields = self._extra_fields
+        if group_by_chain:
+            return {k: jnp.asarray(v) for k, v in fields.items()}
+        return {k: jnp.asarray(v.reshape((-1,) + v.shape[2:])) for k, v in fields.items()}
+
+    def print_summary(self, prob=0.9, exclude_deterministic=True):
+        """Print mean, std, median, interval, n_eff and r_hat per site, and divergences."""
+        from hierax.diagnostics import print_summary
+
+        self._require_run()
+        samples = self._samples
+        latent_names = self._program.latent_names
+        if exclude_deterministic and latent_names:
+            samples = {k: v for k, v in samples.items() if k in latent_names}
+        fields = self._extra_fields
+        extra = {"num_divergences": int(np.sum(np.asarray(fields["diverging"])))}
+        if "tree_depth" in fields:
+            max_depth = getattr(self.sampler, "max_tree_depth", None)
+            if max_depth is not None:
+                extra["num_max_tree_depth"] = int(
+                    np.sum(np.asarray(fields["tree_depth"]) >= max_depth))
+                extra["max_tree_depth"] = max_depth
+        print_summary(samples, prob=prob, group_by_chain=True, extra=extra)
+
+    @property
+    def num_divergences(self) -> int:
+        self._require_run()
+        return int(np.sum(np.asarray(self._extra_fields["diverging"])))
+
+    @property
+    def chain_method_used(self) -> str:
+        """How the chains actually ran (``parallel`` may fall back to ``vectorized``)."""
+        return self._method_used
+
