@@ -12,6 +12,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import betainc, betaln, digamma, expit, gammaln, logit, ndtr, ndtri
 
 from hierax.distributions import constraints
@@ -285,7 +286,7 @@ class Uniform(UnivariateContinuous):
     def __init__(self, low=0.0, high=1.0, *, validate_args=None):
         self._init_params(validate_args, low=low, high=high)
         if self._validate_args and is_concrete(self.low) and is_concrete(self.high):
-            if not bool(jnp.all(jnp.asarray(self.low) < jnp.asarray(self.high))):
+            if not bool(np.all(np.asarray(self.low) < np.asarray(self.high))):
                 raise ValueError(
                     f"Uniform: parameter `high` must exceed `low` elementwise, got "
                     f"low={describe_value(self.low)}, high={describe_value(self.high)}."

@@ -385,6 +385,14 @@ class Independent(Distribution):
         return Independent(self.base_dist.expand(base_batch), self.reinterpreted_batch_ndims)
 
 
+def _expands_to(shape, target) -> bool:
+    """Whether ``shape`` broadcasts to exactly ``target``."""
+    try:
+        return broadcast_shape(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
 class ExpandedDistribution(Distribution):
     """``base_dist`` broadcast to a larger batch shape, with independent draws.
 
@@ -400,9 +408,7 @@ class ExpandedDistribution(Distribution):
             base_dist = base_dist.base_dist
         batch_shape = tuple(int(s) for s in batch_shape)
         base_batch = base_dist.batch_shape
-        if len(batch_shape) < len(base_batch) or broadcast_shape(
-            batch_shape, base_batch
-        ) != batch_shape:
+        if len(batch_shape) < len(base_batch) or not _expands_to(base_batch, batch_shape):
             raise ValueError(
                 f"{type(base_dist).__name__}.expand: cannot expand batch shape {base_batch} "
                 f"to {batch_shape}; each existing dim must equal the new one or be 1."
