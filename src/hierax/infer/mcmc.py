@@ -333,10 +333,11 @@ class MCMC:
             leading = () if sequential else (self.num_chains,)
             buffers = self._empty_buffers(leading)
             position = start
+            divergences_before = int(np.sum(np.asarray(group.num_divergences)))
             for stop in bar.stops():
                 group, buffers = loop(group, buffers, np.int32(first), np.int32(position),
                                       np.int32(stop), self._dynamic)
-                bar.update(stop, self._progress_stats(group))
+                bar.update(stop, self._progress_stats(group, divergences_before))
                 position = stop
             bar.close()
             results.append((group, buffers))
@@ -344,10 +345,11 @@ class MCMC:
         buffers = self._stack_groups([b for _, b in results], sequential)
         return chain, buffers
 
-    def _progress_stats(self, group):
+    def _progress_stats(self, group, divergences_before):
+        """Mean step size over chains, and divergences in this phase so far."""
         step_size = np.asarray(self.sampler.step_size(group.kernel_state))
-        return {"step_size": float(np.mean(step_size)),
-                "divergences": int(np.sum(np.asarray(group.num_divergences)))}
+        divergences = int(np.sum(np.asarray(group.num_divergences))) - divergences_before
+        return {"step_size": float(np.mean(step_size)), "divergences": divergences}
 
     def _start(self, rng_key, args, kwargs, init_params):
         if rng_key is None:

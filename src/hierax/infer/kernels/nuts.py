@@ -9,16 +9,16 @@ subtree is merged into the existing tree (Betancourt 2017, A.3.2).
 The recursion of the original algorithm is unrolled into two ``lax.while_loop``s: an
 outer loop over doublings and an inner loop over the ``2^depth`` leapfrog steps of the
 new subtree. Inside a subtree the U-turn criterion is checked on every completed
-sub-block (``2, 4, 8, ...`` leaves) using checkpoints of the momenta at the start of
-the open blocks, stored in ``max_tree_depth`` slots indexed by bit counts (Phan,
-Pradhan & Jankowiak 2019); each check is a dot product of a stored row with the
-current state. At every merge, besides the criterion on the merged block,
-the two extra checks Stan uses since 2.25 are applied: across the left half plus the
-first state of the right half, and across the last state of the left half plus the
-right half.
+sub-block (``2, 4, 8, ...`` leaves) from checkpoints of the leaves that start the open
+blocks, kept in ``max_tree_depth - 1`` slots indexed by bit counts (Phan, Pradhan &
+Jankowiak 2019). At every merge, besides the criterion on the merged block, the two
+extra checks Stan uses since 2.25 are applied: across the left half plus the first
+state of the right half, and across the last state of the left half plus the right
+half.
 
-Each leapfrog step costs one gradient evaluation; the per-step bookkeeping is a few
-``(max_tree_depth, d)`` vector operations.
+Each leapfrog step costs one gradient evaluation; the per-step bookkeeping is four
+``(max_tree_depth - 1, d)`` matrix-vector products, one checkpoint row write and one
+counter-based random number (:mod:`.counter_rng`), with no nested loop.
 
 References:
     Hoffman, M. D. & Gelman, A. (2014). The No-U-Turn Sampler. JMLR 15.
@@ -37,7 +37,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .counter_rng import key_words, uniform_from_counter
+from .counter_rng import bits_from_counter, key_words, uniform_from_counter
 from .hmc import HMCState, as_dtype_of, energy_error
 from .integrators import IntegratorState, velocity_verlet
 from .metrics import Metric, gaussian_euclidean, turning_from_velocities
@@ -135,7 +135,7 @@ class _Constants(NamedTuple):
     step_size: jax.Array
     initial_energy: jax.Array
     max_delta_energy: float
-    rng_key: jax.Array
+    rng_words: tuple
     num_slots: int
 
 
@@ -242,7 +242,7 @@ def _leaf_weight_and_accept(consts: _Constants, state: IntegratorState, velocity
     return energy, log_weight, accept_prob, delta_energy > consts.max_delta_energy
 
 
-def _subtree_leaf(consts: _Constants, signed_step, subtree_key, sub: _Subtree) -> _Subtree:
+def _subtree_leaf(consts: _Constants, signed_step, subtree_words, sub: _Subtree) -> _Subtree:
     """Take one leapfrog step and fold the new leaf into the subtree being built."""
     leaf = consts.step(sub.frontier, signed_step)
     velocity = consts.metric.velocity(leaf.momentum)
@@ -251,7 +251,7 @@ def _subtree_leaf(consts: _Constants, signed_step, subtree_key, sub: _Subtree) -
 
     index = sub.num_leaves
     log_weight = jnp.logaddexp(sub.log_weight, leaf_log_weight)
-    uniform = uniform_from_counter(subtree_key, index, leaf.position.dtype)
+    uniform = uniform_from_counter(subtree_words, index, leaf.position.dtype)
     take_leaf = (index == 0) | (jnp.log(uniform) < leaf_log_weight - log_weight)
     leaf_proposal = _Proposal(leaf.position, leaf.potential_energy,
                               leaf.potential_energy_grad, energy)
@@ -265,7 +265,7 @@ def _subtree_leaf(consts: _Constants, signed_step, subtree_key, sub: _Subtree) -
                     index + 1, sub.sum_accept + accept_prob, turning & ~diverged, diverged)
 
 
-def _build_subtree(consts: _Constants, tree: _Tree, going_right, depth, subtree_key):
+def _build_subtree(consts: _Constants, tree: _Tree, going_right, depth, subtree_words):
     """Run up to ``2^depth`` leapfrog steps from one end of ``tree``.
 
     Building stops early when a completed block turns or a step diverges; such a
@@ -292,7 +292,7 @@ def _build_subtree(consts: _Constants, tree: _Tree, going_right, depth, subtree_
         return (sub.num_leaves < target_leaves) & ~sub.is_turning & ~sub.is_divergent
 
     def add_leaf(sub: _Subtree):
-        return _subtree_leaf(consts, signed_step, subtree_key, sub)
+        return _subtree_leaf(consts, signed_step, subtree_words, sub)
 
     return jax.lax.while_loop(keep_building, add_leaf, initial)
 
@@ -318,10 +318,9 @@ def _merged_tree_turning(tree: _Tree, sub: _Subtree, going_right, momentum_sum):
     return whole | old_plus_first | near_plus_new
 
 
-def _merge(tree: _Tree, sub: _Subtree, going_right, merge_key) -> _Tree:
+def _merge(tree: _Tree, sub: _Subtree, going_right, uniform) -> _Tree:
     """Merge a subtree into the tree with biased progressive sampling (Betancourt 2017)."""
     valid = ~sub.is_turning & ~sub.is_divergent
-    uniform = jax.random.uniform(merge_key, (), tree.log_weight.dtype)
     take_subtree = valid & (jnp.log(uniform) < sub.log_weight - tree.log_weight)
     proposal = _select(take_subtree, sub.proposal, tree.proposal)
     log_weight = jnp.where(valid, jnp.logaddexp(tree.log_weight, sub.log_weight),
@@ -348,13 +347,18 @@ def _merge(tree: _Tree, sub: _Subtree, going_right, merge_key) -> _Tree:
     )
 
 
+_DIRECTION_STREAM, _MERGE_STREAM, _SUBTREE_STREAM = 1, 2, 3
+
+
 def _double(consts: _Constants, tree: _Tree) -> _Tree:
     """One doubling: pick a direction, build a subtree of ``2^depth`` steps, merge it."""
-    key_direction, key_subtree, key_merge = jax.random.split(
-        jax.random.fold_in(consts.rng_key, tree.depth), 3)
-    going_right = jax.random.bernoulli(key_direction)
-    sub = _build_subtree(consts, tree, going_right, tree.depth, key_words(key_subtree))
-    return _merge(tree, sub, going_right, key_merge)
+    direction_bits, _ = bits_from_counter(consts.rng_words, tree.depth, _DIRECTION_STREAM)
+    going_right = jnp.right_shift(direction_bits, jnp.uint32(31)) == 1
+    subtree_words = bits_from_counter(consts.rng_words, tree.depth, _SUBTREE_STREAM)
+    sub = _build_subtree(consts, tree, going_right, tree.depth, subtree_words)
+    merge_uniform = uniform_from_counter(consts.rng_words, tree.depth,
+                                         tree.log_weight.dtype, _MERGE_STREAM)
+    return _merge(tree, sub, going_right, merge_uniform)
 
 
 def _initial_tree(consts: _Constants, start: IntegratorState, velocity) -> _Tree:
@@ -425,7 +429,7 @@ def nuts_step(
         step_size=as_dtype_of(step_size, position),
         initial_energy=initial_energy,
         max_delta_energy=max_delta_energy,
-        rng_key=key_tree,
+        rng_words=key_words(key_tree),
         num_slots=max(max_tree_depth - 1, 1),
     )
     start = IntegratorState(position, momentum, state.potential_energy,
