@@ -7,7 +7,8 @@ The public modeling API follows NumPyro's, so ``import hierax as numpyro``
 runs a NumPyro model.
 """
 
-from hierax import handlers, util
+from hierax import handlers, util  # isort: skip  (the modeling layer first)
+from hierax import diagnostics, distributions, infer
 from hierax.distributions.distribution import enable_validation
 from hierax.primitives import (
     CondIndepStackFrame,
@@ -28,11 +29,14 @@ __version__ = "0.1.0"
 __all__ = [
     "CondIndepStackFrame",
     "deterministic",
+    "diagnostics",
+    "distributions",
     "enable_validation",
     "enable_x64",
     "factor",
     "get_mask",
     "handlers",
+    "infer",
     "param",
     "plate",
     "plate_stack",

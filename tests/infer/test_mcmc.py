@@ -277,9 +277,8 @@ def test_deterministic_sites_are_stored():
     mcmc = run_nuts(eight_schools_noncentered, J, SIGMA, y=Y, num_chains=1, num_warmup=50,
                     num_samples=20)
     samples = mcmc.get_samples()
-    np.testing.assert_allclose(samples["theta"],
-                               samples["mu"][:, None] + samples["theta_0"] * samples["tau"][:, None],
-                               rtol=1e-5, atol=1e-5)
+    expected = samples["mu"][:, None] + samples["theta_0"] * samples["tau"][:, None]
+    np.testing.assert_allclose(samples["theta"], expected, rtol=1e-5, atol=1e-5)
 
 
 def test_argument_errors():

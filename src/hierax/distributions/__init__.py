@@ -8,17 +8,6 @@ different supports; ``DoublyTruncatedPowerLaw`` stable at ``alpha = -1``).
 """
 
 from hierax.distributions import constraints, transforms
-from hierax.distributions.distribution import (
-    Delta,
-    Distribution,
-    ExpandedDistribution,
-    ImproperUniform,
-    Independent,
-    MaskedDistribution,
-    Unit,
-    enable_validation,
-    validation_enabled,
-)
 from hierax.distributions.continuous import (
     Beta,
     Cauchy,
@@ -30,8 +19,8 @@ from hierax.distributions.continuous import (
     HalfNormal,
     InverseGamma,
     Laplace,
-    LogNormal,
     Logistic,
+    LogNormal,
     Normal,
     Pareto,
     StudentT,
@@ -62,17 +51,28 @@ from hierax.distributions.discrete import (
     NegativeBinomialProbs,
     Poisson,
 )
+from hierax.distributions.distribution import (
+    Delta,
+    Distribution,
+    ExpandedDistribution,
+    ImproperUniform,
+    Independent,
+    MaskedDistribution,
+    Unit,
+    enable_validation,
+    validation_enabled,
+)
+from hierax.distributions.mixtures import (
+    Mixture,
+    MixtureGeneral,
+    MixtureSameFamily,
+)
 from hierax.distributions.multivariate import (
     LKJ,
     Dirichlet,
     LKJCholesky,
     LowRankMultivariateNormal,
     MultivariateNormal,
-)
-from hierax.distributions.mixtures import (
-    Mixture,
-    MixtureGeneral,
-    MixtureSameFamily,
 )
 from hierax.distributions.transformed import (
     TransformedDistribution,

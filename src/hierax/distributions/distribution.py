@@ -417,9 +417,9 @@ class ExpandedDistribution(Distribution):
         offset = len(batch_shape) - len(base_batch)
         # ``expanded``: new leading dims; ``interstitial``: base dims of size 1 that grow.
         self._expanded_sizes = batch_shape[:offset]
+        grown = zip(batch_shape[offset:], base_batch, strict=True)
         self._interstitial_sizes = tuple(
-            (i, size)
-            for i, (size, base_size) in enumerate(zip(batch_shape[offset:], base_batch, strict=True))
+            (i, size) for i, (size, base_size) in enumerate(grown)
             if base_size == 1 and size != 1
         )
         super().__init__(batch_shape, base_dist.event_shape, validate_args=False)

@@ -258,12 +258,15 @@ class MCMC:
     def _batch(self, run, num_batched, num_unbatched):
         """Compile ``run`` for the chain method: chains are the leading dim of batched args."""
         in_axes = (0,) * num_batched + (None,) * num_unbatched
+        # The chain state and the draw buffers are updated in place: donating
+        # them avoids a copy of every buffer at each call.
+        donate = tuple(range(num_batched))
         method = self._method_used
         if method == "sequential":
-            return jax.jit(run)
+            return jax.jit(run, donate_argnums=donate)
         vectorized = jax.vmap(run, in_axes=in_axes)
         if method == "vectorized":
-            return jax.jit(vectorized)
+            return jax.jit(vectorized, donate_argnums=donate)
         return self._sharded(vectorized, num_batched, num_unbatched)
 
     def _sharded(self, vectorized, num_batched, num_unbatched):
@@ -275,7 +278,7 @@ class MCMC:
         out_specs = PartitionSpec("chains")
         mapped = jax.shard_map(vectorized, mesh=mesh, in_specs=specs, out_specs=out_specs,
                                check_vma=False)
-        return jax.jit(mapped)
+        return jax.jit(mapped, donate_argnums=tuple(range(num_batched)))
 
     def _postprocess_fn(self):
         program = self._program
@@ -437,14 +440,14 @@ class MCMC:
             raise RuntimeError("MCMC has no draws yet: call run() first.")
 
     def get_samples(self, group_by_chain=False):
-        """Draws per site: ``(chains, draws, ...)`` if ``group_by_chain`` else ``(chains * draws, ...)``."""
+        """Draws per site, shaped ``(chains, draws, ...)`` or ``(chains * draws, ...)``."""
         self._require_run()
         if group_by_chain:
             return {k: jnp.asarray(v) for k, v in self._samples.items()}
         return {k: jnp.asarray(v.reshape((-1,) + v.shape[2:])) for k, v in self._samples.items()}
 
     def get_extra_fields(self, group_by_chain=False):
-        """Per-draw sampler statistics: diverging, accept_prob, num_steps, tree_depth, energy, ..."""
+        """Per-draw statistics: diverging, accept_prob, num_steps, tree_depth, energy, ..."""
         self._require_run()
         fields = self._extra_fields
         if group_by_chain:

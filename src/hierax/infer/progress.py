@@ -45,8 +45,7 @@ class ProgressBar:
                 yield self.stop
             return
         piece = max(1, math.ceil((self.stop - self.start) / UPDATES_PER_PHASE))
-        for stop in range(self.start + piece, self.stop, piece):
-            yield stop
+        yield from range(self.start + piece, self.stop, piece)
         yield self.stop
 
     def update(self, iteration: int, stats: dict) -> None:
