@@ -113,8 +113,13 @@ def _precision_to_scale_tril(precision):
     return _tril_inverse(upper_transposed)
 
 
+def _matmul(a, b):
+    """``a @ b`` at full float precision (GPUs otherwise may use TF32 for float32)."""
+    return jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
+
+
 def _matvec(matrix, vector):
-    return jnp.squeeze(jnp.matmul(matrix, vector[..., None]), -1)
+    return jnp.squeeze(_matmul(matrix, vector[..., None]), -1)
 
 
 # ----------------------------------------------------------------------------
@@ -193,12 +198,12 @@ class MultivariateNormal(Distribution):
 
     @lazy_property
     def covariance_matrix(self):
-        return jnp.matmul(self.scale_tril, jnp.swapaxes(self.scale_tril, -2, -1))
+        return _matmul(self.scale_tril, jnp.swapaxes(self.scale_tril, -2, -1))
 
     @lazy_property
     def precision_matrix(self):
         inverse = _tril_inverse(self.scale_tril)
-        return jnp.matmul(jnp.swapaxes(inverse, -2, -1), inverse)
+        return _matmul(jnp.swapaxes(inverse, -2, -1), inverse)
 
     @property
     def mean(self):
@@ -261,7 +266,7 @@ class LowRankMultivariateNormal(Distribution):
         factor = self.cov_factor
         rank = factor.shape[-1]
         scaled = factor / self.cov_diag[..., None]
-        capacitance = jnp.matmul(jnp.swapaxes(factor, -2, -1), scaled)
+        capacitance = _matmul(jnp.swapaxes(factor, -2, -1), scaled)
         return jnp.linalg.cholesky(capacitance + jnp.eye(rank, dtype=capacitance.dtype))
 
     def _log_det(self, capacitance_tril):
@@ -281,7 +286,7 @@ class LowRankMultivariateNormal(Distribution):
         n = self.event_shape[0]
         diff = value - self.loc
         scaled = diff / self.cov_diag
-        projected = jnp.squeeze(jnp.matmul(scaled[..., None, :], self.cov_factor), -2)
+        projected = jnp.squeeze(_matmul(scaled[..., None, :], self.cov_factor), -2)
         capacitance_tril = self._capacitance_tril()
         # Woodbury: x^T S^{-1} x = x^T D^{-1} x - |C^{-1/2} W^T D^{-1} x|^2.
         mahalanobis = jnp.sum(diff * scaled, axis=-1) - _batch_mahalanobis_sq(
@@ -299,16 +304,18 @@ class LowRankMultivariateNormal(Distribution):
 
     @lazy_property
     def covariance_matrix(self):
-        low_rank = jnp.matmul(self.cov_factor, jnp.swapaxes(self.cov_factor, -2, -1))
-        return low_rank + self.cov_diag[..., None] * jnp.eye(self.event_shape[0])
+        low_rank = _matmul(self.cov_factor, jnp.swapaxes(self.cov_factor, -2, -1))
+        identity = jnp.eye(self.event_shape[0], dtype=self.cov_diag.dtype)
+        return low_rank + self.cov_diag[..., None] * identity
 
     @lazy_property
     def precision_matrix(self):
         # Woodbury: S^{-1} = D^{-1} - D^{-1} W C^{-1} W^T D^{-1}.
         scaled_t = jnp.swapaxes(self.cov_factor / self.cov_diag[..., None], -2, -1)
         half = solve_triangular(self._capacitance_tril(), scaled_t, lower=True)
-        inverse_diag = (1 / self.cov_diag)[..., None] * jnp.eye(self.event_shape[0])
-        return inverse_diag - jnp.matmul(jnp.swapaxes(half, -2, -1), half)
+        n, dtype = self.event_shape[0], self.cov_diag.dtype
+        inverse_diag = (1 / self.cov_diag)[..., None] * jnp.eye(n, dtype=dtype)
+        return inverse_diag - _matmul(jnp.swapaxes(half, -2, -1), half)
 
     @lazy_property
     def scale_tril(self):
@@ -553,7 +560,7 @@ class LKJ(_LKJBase):
 
     def sample(self, key, sample_shape=()):
         cholesky = self._sample_cholesky(key, sample_shape)
-        return jnp.matmul(cholesky, jnp.swapaxes(cholesky, -2, -1))
+        return _matmul(cholesky, jnp.swapaxes(cholesky, -2, -1))
 
     @validate_sample
     def log_prob(self, value):
