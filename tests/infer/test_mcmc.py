@@ -327,3 +327,25 @@ def test_potential_fn_kernel():
     draws = mcmc.get_samples(group_by_chain=True)["x"]
     assert draws.shape == (2, 1000, 3)
     assert_moments(draws, np.full(3, 3.0), np.ones(3))
+
+
+def test_warmup_then_run_equals_a_single_run():
+    y = jnp.array([0.5, -0.5])
+    single = MCMC(NUTS(normal_model), num_warmup=40, num_samples=30, progress_bar=False)
+    single.run(jax.random.PRNGKey(2), y)
+    assert single.post_warmup_state is None  # run() alone keeps warming up on every call
+    split = MCMC(NUTS(normal_model), num_warmup=40, num_samples=30, progress_bar=False)
+    split.warmup(jax.random.PRNGKey(2), y)
+    assert split.post_warmup_state is not None
+    split.run(jax.random.PRNGKey(99), y)  # the chains keep their own keys
+    np.testing.assert_array_equal(np.asarray(split.get_samples()["mu"]),
+                                  np.asarray(single.get_samples()["mu"]))
+
+
+def test_typed_keys_and_init_params():
+    mcmc = MCMC(NUTS(normal_model), num_warmup=20, num_samples=10, num_chains=2,
+                progress_bar=False)
+    mcmc.run(jax.random.key(0), jnp.zeros(2), init_params={"mu": jnp.array(0.3)})
+    assert mcmc.get_samples()["mu"].shape == (20,)
+    with pytest.raises(ValueError, match=r"init_params has 3 values; expected 1"):
+        mcmc.run(jax.random.PRNGKey(0), jnp.zeros(2), init_params={"mu": jnp.zeros(3)})

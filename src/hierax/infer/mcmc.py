@@ -53,13 +53,14 @@ class ChainState(NamedTuple):
 
 
 def _single_key(rng_key):
-    """One key from ``rng_key``, which may carry a leading chain dim (as ``last_state.rng_key``).
+    """One raw key from ``rng_key``, which may have a leading chain dim (``last_state.rng_key``).
 
     When a run continues from a saved state, the chains use their own stored
     keys; this key only seeds the bookkeeping trace of the model.
     """
     if jnp.issubdtype(jnp.result_type(rng_key), jax.dtypes.prng_key):
-        return rng_key if rng_key.ndim == 0 else jnp.ravel(rng_key)[0]
+        # Typed keys become raw key data, which the host-side bookkeeping can hold.
+        rng_key = jax.random.key_data(rng_key)
     key = np.asarray(rng_key)
     if key.ndim == 1:
         return rng_key
@@ -130,7 +131,6 @@ class MCMC:
         self._compiled = {}
         self._samples = None
         self._extra_fields = None
-        self._positions = None
         self._dynamic = None
         self._method_used = None
 
@@ -178,15 +178,21 @@ class MCMC:
         return init_state(rng_key, positions, self._dynamic)
 
     def _positions_from(self, init_params):
+        """Flat starts ``(num_chains, d)`` from unconstrained ``init_params``.
+
+        Values may carry a leading chain dim, or be one start shared by every chain.
+        """
         program = self._program
-        leaves = jax.tree_util.tree_leaves(init_params)
-        if self.num_chains == 1 and program.dimension and all(
-            jnp.ndim(leaf) == jnp.ndim(ex) for leaf, ex in zip(
-                leaves, jax.tree_util.tree_leaves(program.unravel(jnp.zeros(program.dimension))),
-                strict=False)
-        ):
-            return program.ravel(init_params)[None]
-        return jax.vmap(program.ravel)(init_params)
+        size = sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(init_params))
+        if size == program.dimension:
+            single = program.ravel(init_params)
+            return jnp.broadcast_to(single, (self.num_chains, program.dimension))
+        if size == self.num_chains * program.dimension:
+            return jax.vmap(program.ravel)(init_params)
+        raise ValueError(
+            f"init_params has {size} values; expected {program.dimension} (one start for every "
+            f"chain) or {self.num_chains} x {program.dimension} (a leading chain dim)."
+        )
 
     # -- compiled pieces ---------------------------------------------------------
 
@@ -379,6 +385,10 @@ class MCMC:
     def run(self, rng_key, *args, extra_fields=(), init_params=None, **kwargs):
         """Warm up (unless ``post_warmup_state`` is set) and draw ``num_samples`` per chain.
 
+        To continue a finished run, set ``mcmc.post_warmup_state = mcmc.last_state``
+        and call ``run`` again: the new draws are those an uninterrupted longer
+        run would have made.
+
         Args:
             rng_key: a ``jax.random`` key.
             *args, **kwargs: the model's arguments.
@@ -396,7 +406,6 @@ class MCMC:
             if self.num_warmup:
                 chain, _ = self._run_phase("warmup", chain, self.num_warmup,
                                            first=self.num_warmup)
-            self.post_warmup_state = chain
         start = int(np.min(np.asarray(chain.iteration)))
         chain, buffers = self._run_phase("sample", chain, start + self.num_samples, first=start)
         self.last_state = chain
@@ -413,7 +422,6 @@ class MCMC:
     def _collect(self, buffers, extra_fields):
         buffers = {k: np.asarray(v) for k, v in buffers.items()}
         positions = buffers.pop("z")
-        self._positions = positions
         flat = positions.reshape((-1, positions.shape[-1]))
         postprocess = self._compiled_fn("postprocess", self._postprocess_fn)
         samples = postprocess(flat, self._dynamic)
@@ -431,7 +439,6 @@ class MCMC:
                 f"{sorted(buffers)}."
             )
         self._extra_fields = buffers
-        self._requested_fields = tuple(extra_fields)
 
     # -- results ---------------------------------------------------------------------
 
