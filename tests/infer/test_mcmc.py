@@ -349,3 +349,22 @@ def test_typed_keys_and_init_params():
     assert mcmc.get_samples()["mu"].shape == (20,)
     with pytest.raises(ValueError, match=r"init_params has 3 values; expected 1"):
         mcmc.run(jax.random.PRNGKey(0), jnp.zeros(2), init_params={"mu": jnp.zeros(3)})
+
+
+def test_dense_mass_by_site_groups():
+    covariance = np.array([[1.0, 0.9], [0.9, 1.0]])
+
+    def model():
+        hierax.sample("xy", dist.MultivariateNormal(jnp.zeros(2), covariance_matrix=covariance))
+        hierax.sample("z", dist.Normal(0.0, 3.0))
+
+    mcmc = run_nuts(model, kernel=NUTS(model, dense_mass=[("xy",)]), num_chains=2)
+    metric = np.asarray(mcmc.last_state.kernel_state.inverse_mass_matrix[0])
+    assert metric.shape == (3, 3)
+    # xy (flat entries 0, 1) is a dense block; z (entry 2) is not coupled to it
+    assert abs(metric[0, 1]) > 0.3
+    np.testing.assert_array_equal(metric[2, :2], 0.0)
+    np.testing.assert_allclose(metric[2, 2], 9.0, rtol=0.3)
+    with pytest.raises(ValueError, match=r"dense_mass names unknown latent sites \['w'\]"):
+        run_nuts(model, kernel=NUTS(model, dense_mass=[("w",)]), num_chains=1,
+                 num_warmup=10, num_samples=10)

@@ -130,8 +130,10 @@ class HMC:
     def build_program(self, rng_key, model_args, model_kwargs, init_params):
         """The model (or potential) as functions of a flat position."""
         if self.model is not None:
-            return ModelProgram(self.model, model_args, model_kwargs, self.init_strategy,
-                                rng_key)
+            program = ModelProgram(self.model, model_args, model_kwargs, self.init_strategy,
+                                   rng_key)
+            self._dense_mask(program)  # checks the dense_mass site groups early
+            return program
         if init_params is None:
             raise ValueError(f"{type(self).__name__}(potential_fn=...) needs init_params in "
                              "MCMC.run to know the parameter layout.")
@@ -164,7 +166,7 @@ class HMC:
         d = program.dimension
         if self.dense_mass is True or not isinstance(self.dense_mass, (list, tuple)):
             return None
-        index = program.unravel(jnp.arange(d, dtype=program.dtype))
+        index = program.flat_indices()
         mask = np.eye(d, dtype=bool)
         for group in self.dense_mass:
             group = (group,) if isinstance(group, str) else tuple(group)
@@ -172,8 +174,7 @@ class HMC:
             if unknown:
                 raise ValueError(f"dense_mass names unknown latent sites {sorted(unknown)}; "
                                  f"the latent sites are {sorted(index)}.")
-            members = np.concatenate([np.ravel(np.asarray(index[n])).astype(int)
-                                      for n in group])
+            members = np.concatenate([np.ravel(index[n]) for n in group])
             mask[np.ix_(members, members)] = True
         return jnp.asarray(mask)
 

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hierax.distributions.distribution import Delta
+from hierax.distributions.distribution import Delta, validation_enabled
 from hierax.distributions.transforms import biject_to
 from hierax.handlers import seed, substitute, trace
 from hierax.infer.util import (
@@ -216,11 +216,15 @@ def find_valid_initial_params(rng_key, model, *, init_strategy=init_to_uniform,
 
 def _diagnose_invalid_start(model, model_args, model_kwargs, params, grad) -> str:
     problems = []
-    model_trace = trace(_unconstrained(model, params)).get_trace(*model_args, **model_kwargs)
+    with validation_enabled(False):  # the error below says it all; no warnings on top
+        model_trace = trace(_unconstrained(model, params)).get_trace(*model_args,
+                                                                     **model_kwargs)
+        log_probs = {name: np.asarray(site["fn"].log_prob(site["value"]))
+                     for name, site in model_trace.items() if site["type"] == "sample"}
     for name, site in model_trace.items():
         if site["type"] != "sample":
             continue
-        log_prob = np.asarray(site["fn"].log_prob(site["value"]))
+        log_prob = log_probs[name]
         if not np.all(np.isfinite(log_prob)):
             kind = "observed" if site["is_observed"] else "latent"
             problems.append(f"{kind} site '{name}': log density is {_describe(log_prob)}")

@@ -103,6 +103,11 @@ class FlatLayout:
             for name in self.names
         }
 
+    def indices(self) -> dict:
+        """dict name -> NumPy array of the flat positions of that entry (static)."""
+        return {name: np.arange(self.offsets[name], self.offsets[name] + self.sizes[name])
+                .reshape(self.shapes[name]) for name in self.names}
+
     def ravel(self, params):
         """The flat ``(size,)`` vector of ``params`` (dict name -> array)."""
         if not self.names:
@@ -169,6 +174,10 @@ class ModelProgram:
     def unravel(self, z):
         """The dict of unconstrained site values for the flat ``z`` of shape ``(d,)``."""
         return self._layout.unravel(z)
+
+    def flat_indices(self) -> dict:
+        """dict latent site -> its positions in the flat vector (NumPy, static)."""
+        return self._layout.indices()
 
     def ravel(self, params) -> jax.Array:
         """Flatten a dict of unconstrained site values to shape ``(d,)``."""
@@ -268,6 +277,13 @@ class PotentialProgram:
 
     def ravel(self, params):
         return ravel_pytree(params)[0]
+
+    def flat_indices(self) -> dict:
+        """dict parameter -> its positions in the flat vector (for a dict of parameters)."""
+        example = self._unravel(np.arange(self.dimension, dtype=np.float64))
+        if not isinstance(example, dict):
+            return {}
+        return {name: np.asarray(value).astype(int) for name, value in example.items()}
 
     def potential(self, z, dynamic):
         return self.potential_fn(self.unravel(z))
