@@ -8,7 +8,7 @@ runs a NumPyro model.
 """
 
 from hierax import handlers, util  # isort: skip  (the modeling layer first)
-from hierax import diagnostics, distributions, infer
+from hierax import diagnostics, distributions, infer, viz
 from hierax.distributions.distribution import enable_validation
 from hierax.primitives import (
     CondIndepStackFrame,
@@ -23,6 +23,7 @@ from hierax.primitives import (
     subsample,
 )
 from hierax.util import enable_x64, set_host_device_count, set_platform
+from hierax.viz import render_model
 
 __version__ = "0.1.0"
 
@@ -41,9 +42,11 @@ __all__ = [
     "plate",
     "plate_stack",
     "prng_key",
+    "render_model",
     "sample",
     "set_host_device_count",
     "set_platform",
     "subsample",
     "util",
+    "viz",
 ]

@@ -22,6 +22,7 @@ How a run is executed:
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any, NamedTuple
 
@@ -410,6 +411,15 @@ class MCMC:
         chain, buffers = self._run_phase("sample", chain, start + self.num_samples, first=start)
         self.last_state = chain
         self._collect(buffers, extra_fields)
+        if self.progress_bar and self.num_divergences:
+            self._report_divergences()
+
+    def _report_divergences(self):
+        """The progress bar's closing line: how many draws diverged, and what may help."""
+        total = self.num_chains * self.num_kept
+        lines = [f"{self.num_divergences} of {total} draws were divergent transitions."]
+        lines += self.divergence_hints()
+        print("\n".join(lines), file=sys.stderr)
 
     def _check_resume_state(self, chain):
         chains = jnp.shape(chain.iteration)[0]
@@ -472,6 +482,8 @@ class MCMC:
             samples = {k: v for k, v in samples.items() if k in latent_names}
         fields = self._extra_fields
         extra = {"num_divergences": int(np.sum(np.asarray(fields["diverging"])))}
+        if extra["num_divergences"]:
+            extra["hints"] = self.divergence_hints()
         if "tree_depth" in fields:
             max_depth = getattr(self.sampler, "max_tree_depth", None)
             if max_depth is not None:
@@ -479,6 +491,21 @@ class MCMC:
                     np.sum(np.asarray(fields["tree_depth"]) >= max_depth))
                 extra["max_tree_depth"] = max_depth
         print_summary(samples, prob=prob, group_by_chain=True, extra=extra)
+
+    def divergence_hints(self) -> list[str]:
+        """Advice on the funnels that usually cause divergences (see :mod:`hierax.infer.hints`)."""
+        from hierax.infer.hints import divergence_hints
+
+        self._require_run()
+        model = getattr(self.sampler, "model", None)
+        if model is None:
+            return []
+        args, kwargs = self._program.arguments(self._dynamic)
+        first_draw = {name: self._samples[name][0, 0] for name in self._program.latent_names}
+        try:
+            return divergence_hints(model, args, kwargs, first_draw)
+        except Exception as error:  # advice must never break a finished run
+            return [f"(no reparameterization hint: {type(error).__name__}: {error})"]
 
     @property
     def num_divergences(self) -> int:

@@ -11,11 +11,21 @@ Girolami 2015). Each is called as ``reparam(name, fn, obs)`` and returns
 
 from __future__ import annotations
 
-from hierax.distributions.distribution import ExpandedDistribution, Independent
-from hierax.distributions.transformed import TransformedDistribution
-from hierax.primitives import sample
+import math
 
-__all__ = ["LocScaleReparam", "Reparam", "TransformReparam"]
+import jax.numpy as jnp
+
+from hierax.distributions import constraints
+from hierax.distributions.distribution import (
+    ExpandedDistribution,
+    ImproperUniform,
+    Independent,
+    MaskedDistribution,
+)
+from hierax.distributions.transformed import TransformedDistribution
+from hierax.primitives import factor, sample
+
+__all__ = ["CircularReparam", "LocScaleReparam", "Reparam", "TransformReparam"]
 
 
 class Reparam:
@@ -23,8 +33,8 @@ class Reparam:
 
     @staticmethod
     def _unwrap(fn):
-        """The distribution under ``Independent``/``ExpandedDistribution`` wrappers."""
-        while isinstance(fn, (Independent, ExpandedDistribution)):
+        """The distribution under ``Independent``/``Expanded``/``Masked`` wrappers."""
+        while isinstance(fn, (Independent, ExpandedDistribution, MaskedDistribution)):
             fn = fn.base_dist
         return fn
 
@@ -109,15 +119,49 @@ class LocScaleReparam(Reparam):
         if self.centered == 1:
             return fn, None
         core = self._unwrap(fn)
+        transforms = []
+        if isinstance(core, TransformedDistribution):
+            transforms = list(core.transforms)
+            core = self._unwrap(core.base_dist)
         family = type(core).__name__
         if family not in _LOC_SCALE_FAMILIES:
             raise TypeError(f"LocScaleReparam: site '{name}' has {family}, which is not a "
-                            f"location-scale family ({', '.join(_LOC_SCALE_FAMILIES)}); use "
-                            "TransformReparam for TransformedDistributions.")
+                            f"location-scale family ({', '.join(_LOC_SCALE_FAMILIES)}) nor a "
+                            "TransformedDistribution of one; use TransformReparam instead.")
         c = self.centered
         loc, scale = core.loc, core.scale
         params = {key: getattr(core, key) for key in self.shape_params}
-        decentered = type(core)(**params, loc=c * loc, scale=scale**c)
+        if c == 0:  # the standard form: no dependence on loc or scale at all
+            decentered = type(core)(**params, loc=jnp.zeros_like(loc), scale=jnp.ones_like(scale))
+        else:
+            decentered = type(core)(**params, loc=c * loc, scale=scale**c)
+        base_shape = fn.shape()
+        for transform in reversed(transforms):
+            base_shape = transform.inverse_shape(base_shape)
         x = sample(f"{name}_decentered",
-                   _as_site_shaped(decentered, fn.shape(), len(fn.event_shape)))
-        return None, loc + scale ** (1 - c) * (x - c * loc)
+                   _as_site_shaped(decentered, base_shape, len(base_shape) - len(fn.batch_shape)))
+        value = loc + scale ** (1 - c) * (x - c * loc)
+        for transform in transforms:
+            value = transform(value)
+        return None, value
+
+
+class CircularReparam(Reparam):
+    """Sample a ``VonMises`` site on the real line and wrap it to ``[-pi, pi)``.
+
+    The unwrapped value ``{name}_unwrapped`` has a flat prior, and the von
+    Mises density of the wrapped value is added with ``factor``, so HMC moves
+    freely across the ``-pi``/``pi`` seam.
+    """
+
+    def __call__(self, name, fn, obs):
+        self._check_latent(name, obs, "CircularReparam")
+        core = self._unwrap(fn)
+        if type(core).__name__ != "VonMises":
+            raise TypeError(f"CircularReparam: site '{name}' must have a VonMises "
+                            f"distribution, got {type(core).__name__}.")
+        unwrapped = sample(f"{name}_unwrapped",
+                           ImproperUniform(constraints.real, fn.batch_shape, fn.event_shape))
+        value = jnp.remainder(unwrapped + math.pi, 2 * math.pi) - math.pi
+        factor(f"{name}_factor", fn.log_prob(value))
+        return None, value
