@@ -10,6 +10,8 @@ runs a NumPyro model.
 from hierax import handlers, util  # isort: skip  (the modeling layer first)
 from hierax import diagnostics, distributions, infer, viz
 from hierax.distributions.distribution import enable_validation
+from hierax.infer.arviz import to_inference_data
+from hierax.infer.checkpoint import load
 from hierax.primitives import (
     CondIndepStackFrame,
     deterministic,
@@ -38,6 +40,7 @@ __all__ = [
     "get_mask",
     "handlers",
     "infer",
+    "load",
     "param",
     "plate",
     "plate_stack",
@@ -47,6 +50,7 @@ __all__ = [
     "set_host_device_count",
     "set_platform",
     "subsample",
+    "to_inference_data",
     "util",
     "viz",
 ]

@@ -7,6 +7,8 @@ adaptation functions over flat positions; :mod:`hierax.infer.util` and
 """
 
 from hierax.infer import reparam
+from hierax.infer.arviz import to_inference_data
+from hierax.infer.checkpoint import SavedRun, load, resume, save
 from hierax.infer.hmc import HMC, NUTS
 from hierax.infer.initialization import (
     init_to_feasible,
@@ -33,6 +35,7 @@ __all__ = [
     "MCMC",
     "NUTS",
     "Predictive",
+    "SavedRun",
     "constrain_fn",
     "init_to_feasible",
     "init_to_mean",
@@ -42,9 +45,13 @@ __all__ = [
     "init_to_value",
     "initialize_model",
     "log_density",
+    "load",
     "log_likelihood",
     "potential_energy",
     "reparam",
+    "resume",
+    "save",
+    "to_inference_data",
     "transform_fn",
     "unconstrain_fn",
 ]

@@ -127,7 +127,7 @@ class HMC:
 
     # -- what the driver calls --------------------------------------------------
 
-    def build_program(self, rng_key, model_args, model_kwargs, init_params):
+    def build_program(self, rng_key, model_args, model_kwargs, init_params, num_chains=1):
         """The model (or potential) as functions of a flat position."""
         if self.model is not None:
             program = ModelProgram(self.model, model_args, model_kwargs, self.init_strategy,
@@ -137,8 +137,11 @@ class HMC:
         if init_params is None:
             raise ValueError(f"{type(self).__name__}(potential_fn=...) needs init_params in "
                              "MCMC.run to know the parameter layout.")
-        example = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[0] if jnp.ndim(x) else x,
-                                         init_params)
+        leaves = jax.tree_util.tree_leaves(init_params)
+        batched = bool(leaves) and all(jnp.ndim(x) and jnp.shape(x)[0] == num_chains
+                                       for x in leaves)
+        example = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[0], init_params) \
+            if batched else init_params
         return PotentialProgram(self.potential_fn, example)
 
     def _potential(self, program, dynamic):

@@ -161,7 +161,8 @@ class MCMC:
         return "parallel", usable
 
     def _prepare(self, rng_key, args, kwargs, init_params):
-        program = self.sampler.build_program(rng_key, args, kwargs, init_params)
+        program = self.sampler.build_program(rng_key, args, kwargs, init_params,
+                                             num_chains=self.num_chains)
         if self._program is None or self._program.static_key != program.static_key:
             self._program = program
             self._compiled = {}
@@ -491,6 +492,16 @@ class MCMC:
                     np.sum(np.asarray(fields["tree_depth"]) >= max_depth))
                 extra["max_tree_depth"] = max_depth
         print_summary(samples, prob=prob, group_by_chain=True, extra=extra)
+
+    def save(self, path) -> None:
+        """Write draws, statistics, settings and the sampler state to ``path`` (atomically).
+
+        See :mod:`hierax.infer.checkpoint`; ``hierax.load(path)`` reads it back,
+        and ``hierax.infer.checkpoint.resume(mcmc, path)`` continues the run.
+        """
+        from hierax.infer.checkpoint import save
+
+        save(self, path)
 
     def divergence_hints(self) -> list[str]:
         """Advice on the funnels that usually cause divergences (see :mod:`hierax.infer.hints`)."""

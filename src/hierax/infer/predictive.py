@@ -10,6 +10,7 @@ parameters). Observed sites are returned when their ``obs`` argument is None.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import jax
@@ -64,7 +65,7 @@ class Predictive:
         self.batch_ndims = batch_ndims
         self.exclude_deterministic = exclude_deterministic
         self.batch_shape = self._batch_shape(num_samples)
-        self.num_samples = int(jnp.prod(jnp.array(self.batch_shape)))
+        self.num_samples = math.prod(self.batch_shape)
 
     def _batch_shape(self, num_samples):
         if not self.posterior_samples:
@@ -81,7 +82,7 @@ class Predictive:
                 f"{sorted(shapes)}."
             )
         shape = shapes.pop()
-        if num_samples is not None and num_samples != int(jnp.prod(jnp.array(shape))):
+        if num_samples is not None and num_samples != math.prod(shape):
             warnings.warn(
                 f"Predictive: num_samples={num_samples} differs from the {shape} draws in "
                 "posterior_samples; using the posterior draws.",

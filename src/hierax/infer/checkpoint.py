@@ -1,0 +1,504 @@
+"""Save an MCMC run to one file, read it back, and continue it later.
+
+:func:`save` writes the draws, the per-draw sampler statistics, the full
+sampler state and the run settings of an :class:`~hierax.infer.MCMC` to one
+NetCDF-4 (HDF5) file; :func:`load` reads it back as a :class:`SavedRun`;
+:func:`resume` checks that a saved state fits an ``MCMC`` and sets its
+``post_warmup_state``. The state holds every chain's key, and iteration ``i``
+of a chain uses ``fold_in(chain_key, i)``, so a continued run makes exactly
+the draws the uninterrupted run would have made::
+
+    mcmc.run(key, y)
+    save(mcmc, "run.nc")
+    # ... later, in another process:
+    more = MCMC(NUTS(model), num_warmup=500, num_samples=1000, num_chains=4)
+    more.post_warmup_state = load("run.nc").last_state   # or resume(more, "run.nc")
+    more.run(key, y)
+
+File format (version 1), readable with ``xarray`` and ArviZ
+(``arviz.from_netcdf``):
+
+- root attributes: ``hierax_format = "hierax-mcmc-run"``,
+  ``hierax_format_version = 1``, ``hierax_version``, ``settings`` (JSON:
+  ``num_warmup``, ``num_samples``, ``num_chains``, ``thinning``,
+  ``chain_method``, ``sampler`` as ``"module:qualname"``) and ``groups`` (JSON
+  list of the groups present).
+- group ``posterior``: one variable per site, dims ``(chain, draw,
+  <site>_dim_0, ...)`` (ArviZ's layout), the ``get_samples(group_by_chain=True)``
+  of the run; absent when the run has no draws (after ``warmup`` only).
+- group ``sample_stats``: the ``get_extra_fields(group_by_chain=True)`` of the run
+  (``diverging``, ``accept_prob``, ``num_steps``, ``energy``, ...), same dims.
+- group ``sampler_state``: ``mcmc.last_state``; group ``post_warmup_state``:
+  ``mcmc.post_warmup_state`` when it is set. Each leaf of the state pytree is
+  one variable named by its dotted path (``kernel_state.hmc.position``); the
+  group attribute ``structure`` (JSON) rebuilds the pytree: a node is
+  ``{"type": "namedtuple", "class": "module:qualname", "fields": [...],
+  "children": [...]}``, ``{"type": "tuple" | "list", "children": [...]}``,
+  ``{"type": "dict", "keys": [...], "children": [...]}``, ``{"type": "none"}``
+  or ``{"type": "array", "name": ..., "dtype": ..., "key_impl": ...}``.
+  Keys are stored as raw ``uint32`` key data; a leaf that was a typed key
+  (``jax.random.key``) records its implementation in ``key_impl`` and comes
+  back as a typed key.
+
+Names escape ``%`` and ``/`` (HDF5 forbids ``/``) as ``%25`` and ``%2F``.
+Floats are stored without a fill value, so every value (NaN included) reads
+back bit for bit. Writes are atomic: a temporary file in the same folder is
+written, flushed to disk and renamed over ``path`` (``os.replace``), so a
+failure never leaves a partial file at ``path``. Loading imports the state's
+NamedTuple classes by their recorded paths (a class must be a NamedTuple with
+the recorded fields); load files you trust.
+
+Reading and writing need ``xarray`` and ``h5netcdf`` (``pip install
+"hierax[plot]"``, which brings them with ArviZ).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import uuid
+from importlib import metadata
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["SavedRun", "load", "resume", "save"]
+
+FORMAT_NAME = "hierax-mcmc-run"
+FORMAT_VERSION = 1
+_STATE_GROUPS = ("sampler_state", "post_warmup_state")
+_SETTINGS = ("num_warmup", "num_samples", "num_chains", "thinning", "chain_method")
+
+
+def _xarray():
+    try:
+        import h5netcdf  # noqa: F401
+        import xarray
+    except ImportError as error:
+        raise ImportError(
+            "saving and loading MCMC runs needs xarray and h5netcdf: "
+            'pip install "hierax[plot]"'
+        ) from error
+    return xarray
+
+
+def _installed_version() -> str:
+    try:
+        return metadata.version("hierax")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _escape(name: str) -> str:
+    return name.replace("%", "%25").replace("/", "%2F")
+
+
+def _unescape(name: str) -> str:
+    return name.replace("%2F", "/").replace("%25", "%")
+
+
+def _class_path(cls) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _is_namedtuple(value) -> bool:
+    return isinstance(value, tuple) and hasattr(type(value), "_fields")
+
+
+# -- pytree <-> (structure, arrays) -------------------------------------------------
+
+
+def _encode_leaf(leaf, path, arrays):
+    spec = {"type": "array", "name": path}
+    if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+        spec["key_impl"] = str(jax.random.key_impl(leaf))
+        leaf = jax.random.key_data(leaf)
+    value = np.asarray(leaf)
+    spec["dtype"] = value.dtype.str
+    arrays[path] = value
+    return spec
+
+
+def _encode_tree(node, path, arrays):
+    """The JSON structure of ``node``; its leaves go into ``arrays`` (dotted path -> array)."""
+    def child(key):
+        return f"{path}.{key}" if path else str(key)
+
+    if node is None:
+        return {"type": "none"}
+    if _is_namedtuple(node):
+        return {"type": "namedtuple", "class": _class_path(type(node)),
+                "fields": list(node._fields),
+                "children": [_encode_tree(v, child(f), arrays)
+                             for f, v in zip(node._fields, node, strict=True)]}
+    if isinstance(node, (tuple, list)):
+        return {"type": type(node).__name__,
+                "children": [_encode_tree(v, child(i), arrays) for i, v in enumerate(node)]}
+    if isinstance(node, dict):
+        if not all(isinstance(k, str) for k in node):
+            raise TypeError(f"save: the state has a dict with non-string keys at {path!r}.")
+        keys = sorted(node)
+        return {"type": "dict", "keys": keys,
+                "children": [_encode_tree(node[k], child(k), arrays) for k in keys]}
+    if isinstance(node, (jax.Array, np.ndarray, np.generic, bool, int, float)):
+        return _encode_leaf(node, path, arrays)
+    raise TypeError(
+        f"save: cannot store a {type(node).__name__} at {path!r} of the sampler state; "
+        "states hold arrays in NamedTuples, tuples, lists and dicts."
+    )
+
+
+def _import_class(class_path, file):
+    module_name, _, qualname = class_path.partition(":")
+    try:
+        target = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(
+            f"{file}: the saved sampler state uses the class {class_path}, which cannot be "
+            f"imported here ({error}); the file was written by a different hierax or "
+            "kernel version."
+        ) from error
+    return target
+
+
+def _decode_namedtuple(spec, children, file):
+    cls = _import_class(spec["class"], file)
+    fields = tuple(spec["fields"])
+    if not (isinstance(cls, type) and issubclass(cls, tuple)
+            and getattr(cls, "_fields", None) == fields):
+        actual = getattr(cls, "_fields", None)
+        raise ValueError(
+            f"{file}: the saved sampler state has {spec['class']} with fields {list(fields)}, "
+            f"but that class here has fields {actual}; the file was written by a different "
+            "hierax or kernel version."
+        )
+    return cls(*children)
+
+
+def _decode_tree(spec, arrays, file):
+    """Rebuild the pytree described by ``spec`` from ``arrays`` (dotted path -> array)."""
+    kind = spec["type"]
+    if kind == "none":
+        return None
+    if kind == "array":
+        value = np.asarray(arrays[spec["name"]], dtype=np.dtype(spec["dtype"]))
+        if "key_impl" in spec:
+            return jax.random.wrap_key_data(value, impl=spec["key_impl"])
+        return value
+    children = [_decode_tree(c, arrays, file) for c in spec.get("children", [])]
+    if kind == "namedtuple":
+        return _decode_namedtuple(spec, children, file)
+    if kind == "tuple":
+        return tuple(children)
+    if kind == "list":
+        return children
+    if kind == "dict":
+        return dict(zip(spec["keys"], children, strict=True))
+    raise ValueError(f"{file}: unknown node type {kind!r} in the saved sampler state.")
+
+
+# -- datasets -----------------------------------------------------------------------
+
+
+def _draws_dataset(xarray, values):
+    """dict name -> ``(chains, draws, ...)`` as an ArviZ-style Dataset."""
+    variables, coords = {}, {}
+    for name, value in values.items():
+        value = np.asarray(value)
+        escaped = _escape(name)
+        dims = ("chain", "draw") + tuple(f"{escaped}_dim_{k}" for k in range(value.ndim - 2))
+        variables[escaped] = (dims, value)
+        coords = {"chain": np.arange(value.shape[0]), "draw": np.arange(value.shape[1])}
+    return xarray.Dataset(variables, coords=coords)
+
+
+def _state_dataset(xarray, state, num_chains):
+    """A state pytree as a Dataset: one variable per leaf plus the ``structure`` attribute."""
+    arrays = {}
+    structure = _encode_tree(state, "", arrays)
+    variables = {}
+    for path, value in arrays.items():
+        escaped = _escape(path)
+        dims = [f"{escaped}_dim_{k}" for k in range(value.ndim)]
+        if value.ndim and value.shape[0] == num_chains:
+            dims[0] = "chain"
+        variables[escaped] = (tuple(dims), value)
+    return xarray.Dataset(variables, attrs={"structure": json.dumps(structure)})
+
+
+def _arrays_of(dataset):
+    return {_unescape(str(name)): np.asarray(var.values)
+            for name, var in dataset.data_vars.items()}
+
+
+# -- writing ------------------------------------------------------------------------
+
+
+def _run_groups(xarray, mcmc):
+    """The groups to write for ``mcmc``, in order (name -> Dataset)."""
+    groups = {}
+    try:
+        samples = mcmc.get_samples(group_by_chain=True)
+        fields = mcmc.get_extra_fields(group_by_chain=True)
+    except RuntimeError:
+        samples = fields = None
+    if samples is not None:
+        groups["posterior"] = _draws_dataset(xarray, samples)
+        groups["sample_stats"] = _draws_dataset(xarray, fields)
+    groups["sampler_state"] = _state_dataset(xarray, mcmc.last_state, mcmc.num_chains)
+    if mcmc.post_warmup_state is not None:
+        groups["post_warmup_state"] = _state_dataset(xarray, mcmc.post_warmup_state,
+                                                     mcmc.num_chains)
+    return groups
+
+
+def _root_attrs(mcmc, group_names):
+    settings = {name: getattr(mcmc, name) for name in _SETTINGS}
+    settings["sampler"] = _class_path(type(mcmc.sampler))
+    return {"hierax_format": FORMAT_NAME, "hierax_format_version": FORMAT_VERSION,
+            "hierax_version": _installed_version(), "settings": json.dumps(settings),
+            "groups": json.dumps(list(group_names))}
+
+
+def _write_group(target, name, dataset):
+    """Append ``dataset`` as group ``name`` of the NetCDF file ``target`` (root if None)."""
+    encoding = {var: {"_FillValue": None} for var in dataset.variables}
+    dataset.to_netcdf(target, mode="w" if name is None else "a", group=name,
+                      engine="h5netcdf", encoding=encoding)
+
+
+def _fsync_folder(folder):
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _write_atomically(path, groups, root):
+    """Write ``root`` and ``groups`` to a temporary file, flush it, then move it to ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"save: the folder {folder} of {path} does not exist.")
+    temporary = os.path.join(
+        folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        _write_group(temporary, None, root)
+        for name, dataset in groups.items():
+            _write_group(temporary, name, dataset)
+        with open(temporary, "r+b") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    _fsync_folder(folder)
+
+
+def save(mcmc, path) -> None:
+    """Write ``mcmc``'s draws, statistics, sampler state and settings to ``path``.
+
+    Args:
+        mcmc: an :class:`~hierax.infer.MCMC` after ``run`` (or ``warmup``, then
+            the file holds the state but no draws).
+        path: the file to write (conventionally ``*.nc``); an existing file is
+            replaced atomically. The format is described in this module's docstring.
+
+    Raises:
+        ValueError: if ``mcmc`` has no state yet.
+        FileNotFoundError: if the folder of ``path`` does not exist.
+    """
+    if getattr(mcmc, "last_state", None) is None:
+        raise ValueError("save: the MCMC has no state to save yet; call run() or warmup() "
+                         "first.")
+    xarray = _xarray()
+    path = os.fspath(path)
+    groups = _run_groups(xarray, mcmc)
+    root = xarray.Dataset(attrs=_root_attrs(mcmc, groups))
+    _write_atomically(path, groups, root)
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def _open_group(xarray, path, group):
+    with xarray.open_dataset(path, group=group, engine="h5netcdf", mask_and_scale=False,
+                             decode_times=False, decode_timedelta=False) as dataset:
+        return dataset.load()
+
+
+def _read_root(xarray, path, strict_version):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"load: no such file {path}.")
+    try:
+        attrs = _open_group(xarray, path, None).attrs
+    except Exception as error:
+        raise ValueError(f"load: {path} is not a hierax run file: it cannot be read as "
+                         f"NetCDF/HDF5 ({error}).") from error
+    if attrs.get("hierax_format") != FORMAT_NAME:
+        raise ValueError(f"load: {path} is not a hierax run file: its attribute "
+                         f"'hierax_format' is {attrs.get('hierax_format')!r}, expected "
+                         f"{FORMAT_NAME!r}.")
+    file_format = int(attrs.get("hierax_format_version", -1))
+    if file_format != FORMAT_VERSION:
+        raise ValueError(f"load: {path} has format version {file_format}; this hierax reads "
+                         f"version {FORMAT_VERSION}.")
+    written_by, installed = str(attrs.get("hierax_version")), _installed_version()
+    if strict_version and written_by != installed:
+        raise ValueError(
+            f"load: {path} was written by hierax {written_by}, this is hierax {installed}; a "
+            "continued run may not reproduce the draws. Pass strict_version=False to read it "
+            "anyway.")
+    return attrs
+
+
+class SavedRun:
+    """An MCMC run read back from a file by :func:`load`.
+
+    Attributes:
+        path: the file it was read from.
+        settings: dict with ``num_warmup``, ``num_samples``, ``num_chains``,
+            ``thinning``, ``chain_method`` and ``sampler`` (``"module:qualname"``).
+        hierax_version: the hierax version that wrote the file.
+        last_state: the sampler state at the end of the run (a ``ChainState``
+            with a leading chain dim; NumPy leaves, typed keys as JAX key arrays).
+            Set it as ``post_warmup_state`` of an ``MCMC`` to continue the run.
+        post_warmup_state: the run's ``post_warmup_state``, or None.
+    """
+
+    def __init__(self, path, settings, hierax_version, draws, fields, last_state,
+                 post_warmup_state):
+        self.path = path
+        self.settings = settings
+        self.hierax_version = hierax_version
+        self._draws = draws
+        self._fields = fields
+        self.last_state = last_state
+        self.post_warmup_state = post_warmup_state
+
+    @property
+    def num_chains(self) -> int:
+        return int(self.settings["num_chains"])
+
+    def _grouped(self, values, group_by_chain):
+        if values is None:
+            raise ValueError(f"{self.path} holds no draws (it was saved after warmup only).")
+        if group_by_chain:
+            return dict(values)
+        return {k: v.reshape((-1,) + v.shape[2:]) for k, v in values.items()}
+
+    def get_samples(self, group_by_chain=False) -> dict:
+        """Draws per site (NumPy), ``(chains, draws, ...)`` or ``(chains * draws, ...)``."""
+        return self._grouped(self._draws, group_by_chain)
+
+    def get_extra_fields(self, group_by_chain=False) -> dict:
+        """Per-draw sampler statistics (NumPy), shaped like :meth:`get_samples`."""
+        return self._grouped(self._fields, group_by_chain)
+
+    def __repr__(self):
+        return (f"SavedRun({self.path!r}, num_chains={self.num_chains}, "
+                f"sites={sorted(self._draws or {})})")
+
+
+def _read_state(xarray, path, group):
+    dataset = _open_group(xarray, path, group)
+    return _decode_tree(json.loads(dataset.attrs["structure"]), _arrays_of(dataset), path)
+
+
+def load(path, *, strict_version=True) -> SavedRun:
+    """Read a run written by :func:`save`.
+
+    Args:
+        path: the file.
+        strict_version: refuse a file written by another hierax version (whose
+            kernels may make different draws from the same state).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: if ``path`` is not a hierax run file, has another format
+            version, comes from another hierax version (with ``strict_version``),
+            or its state classes do not match this hierax.
+    """
+    xarray = _xarray()
+    path = os.fspath(path)
+    attrs = _read_root(xarray, path, strict_version)
+    groups = json.loads(attrs["groups"])
+    draws = fields = None
+    if "posterior" in groups:
+        draws = _arrays_of(_open_group(xarray, path, "posterior"))
+        fields = _arrays_of(_open_group(xarray, path, "sample_stats"))
+    states = {g: _read_state(xarray, path, g) if g in groups else None for g in _STATE_GROUPS}
+    return SavedRun(path, json.loads(attrs["settings"]), str(attrs["hierax_version"]), draws,
+                    fields, states["sampler_state"], states["post_warmup_state"])
+
+
+# -- continuing ---------------------------------------------------------------------
+
+
+def _program_for(mcmc, model_args, model_kwargs):
+    """The model's program for the dimension check, or None when it cannot be built."""
+    if mcmc._program is not None and not model_args and not model_kwargs:
+        return mcmc._program
+    if getattr(mcmc.sampler, "model", None) is None:
+        return None
+    return mcmc.sampler.build_program(jax.random.PRNGKey(0), tuple(model_args),
+                                      dict(model_kwargs), None)
+
+
+def _check_compatible(mcmc, run, program):
+    path, state = run.path, run.last_state
+    chains = int(np.shape(state.iteration)[0])
+    if chains != mcmc.num_chains:
+        raise ValueError(f"resume: {path} holds {chains} chains but the MCMC has "
+                         f"num_chains={mcmc.num_chains}.")
+    saved_sampler, sampler = run.settings.get("sampler"), _class_path(type(mcmc.sampler))
+    if saved_sampler != sampler:
+        raise ValueError(f"resume: {path} was run with the kernel {saved_sampler}, the MCMC "
+                         f"has {sampler}.")
+    done = int(np.min(np.asarray(state.iteration)))
+    if mcmc.num_warmup > done:
+        raise ValueError(f"resume: the chains in {path} have taken {done} iterations, fewer "
+                         f"than num_warmup={mcmc.num_warmup}, so the MCMC would adapt again; "
+                         f"use num_warmup={run.settings['num_warmup']}.")
+    if program is None:
+        return
+    position = np.asarray(mcmc.sampler.position(state.kernel_state))
+    if position.shape[-1] != program.dimension or position.dtype != program.dtype:
+        raise ValueError(f"resume: {path} holds positions of dimension {position.shape[-1]} "
+                         f"({position.dtype}); the model has {program.dimension} unconstrained "
+                         f"dimensions ({program.dtype}).")
+
+
+def resume(mcmc, path, model_args=(), model_kwargs=None, *, strict_version=True) -> SavedRun:
+    """Set ``mcmc.post_warmup_state`` to the state saved in ``path``, after checking it fits.
+
+    The next ``mcmc.run(key, *model_args, **model_kwargs)`` then continues the
+    saved chains: its draws are those the saved run would have made next.
+
+    Args:
+        mcmc: an :class:`~hierax.infer.MCMC` with the same kernel class, number
+            of chains and ``num_warmup`` (at most the iterations already taken).
+        path: a file written by :func:`save`.
+        model_args, model_kwargs: the model's arguments, used to check the
+            position dimension and dtype (not needed once ``mcmc`` has run on
+            this model; not checked for a ``potential_fn`` kernel that has not run).
+        strict_version: as in :func:`load`.
+
+    Returns:
+        the :class:`SavedRun` read from ``path``.
+
+    Raises:
+        ValueError: if the file cannot be read (see :func:`load`) or does not fit ``mcmc``.
+    """
+    run = load(path, strict_version=strict_version)
+    program = _program_for(mcmc, model_args, model_kwargs or {})
+    _check_compatible(mcmc, run, program)
+    mcmc.post_warmup_state = run.last_state
+    return run
