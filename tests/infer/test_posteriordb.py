@@ -66,7 +66,7 @@ def _failures(rows):
     ]
 
 
-@pytest.mark.parametrize(("name", "num_warmup", "num_samples"), _params())
+@pytest.mark.parametrize(("name", "num_warmup", "num_samples"), list(_params()))
 def test_nuts_matches_reference_posterior(name, num_warmup, num_samples):
     posterior = pdb.POSTERIORS[name]
     with jax.enable_x64(posterior.x64):
