@@ -368,3 +368,21 @@ def test_dense_mass_by_site_groups():
     with pytest.raises(ValueError, match=r"dense_mass names unknown latent sites \['w'\]"):
         run_nuts(model, kernel=NUTS(model, dense_mass=[("w",)]), num_chains=1,
                  num_warmup=10, num_samples=10)
+
+
+def grouped_model(group, y=None):
+    with hierax.plate("groups", np.unique(group).size):  # needs the concrete array
+        mu = hierax.sample("mu", dist.Normal(0.0, 1.0))
+    with hierax.plate("data", group.size):
+        hierax.sample("y", dist.Normal(mu[group], 1.0), obs=y)
+
+
+def test_models_that_need_concrete_array_arguments():
+    group = np.array([0, 0, 1, 1, 2])
+    mcmc = MCMC(NUTS(grouped_model), num_warmup=30, num_samples=20, progress_bar=False)
+    mcmc.run(jax.random.PRNGKey(0), group, y=np.zeros(5))
+    assert mcmc.get_samples()["mu"].shape == (20, 3)
+    strict = MCMC(NUTS(grouped_model), num_warmup=3, num_samples=3, progress_bar=False,
+                  jit_model_args=True)
+    with pytest.raises(ValueError, match="needs concrete values of its array arguments"):
+        strict.run(jax.random.PRNGKey(0), group, y=np.zeros(5))

@@ -127,11 +127,12 @@ class HMC:
 
     # -- what the driver calls --------------------------------------------------
 
-    def build_program(self, rng_key, model_args, model_kwargs, init_params, num_chains=1):
+    def build_program(self, rng_key, model_args, model_kwargs, init_params, num_chains=1,
+                      jit_model_args=None):
         """The model (or potential) as functions of a flat position."""
         if self.model is not None:
             program = ModelProgram(self.model, model_args, model_kwargs, self.init_strategy,
-                                   rng_key)
+                                   rng_key, jit_model_args=jit_model_args)
             self._dense_mask(program)  # checks the dense_mass site groups early
             return program
         if init_params is None:

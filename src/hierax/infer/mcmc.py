@@ -89,8 +89,11 @@ class MCMC:
         postprocess_fn: optional function applied to each draw's constrained values.
         chain_method: ``"sequential"``, ``"vectorized"`` or ``"parallel"``.
         progress_bar: show progress (phase, step size, divergences so far).
-        jit_model_args: accepted for compatibility; array arguments are always
-            traced inputs, so new data of the same shapes never recompiles.
+        jit_model_args: array arguments are traced inputs by default, so new
+            data of the same shapes never recompiles. A model that needs their
+            concrete values (``np.unique(x)``, Python ``if`` on data) gets them as
+            constants instead, as in NumPyro, and recompiles when they change;
+            ``jit_model_args=True`` makes that an error instead.
 
     Example::
 
@@ -162,7 +165,8 @@ class MCMC:
 
     def _prepare(self, rng_key, args, kwargs, init_params):
         program = self.sampler.build_program(rng_key, args, kwargs, init_params,
-                                             num_chains=self.num_chains)
+                                             num_chains=self.num_chains,
+                                             jit_model_args=self.jit_model_args)
         if self._program is None or self._program.static_key != program.static_key:
             self._program = program
             self._compiled = {}

@@ -16,6 +16,7 @@ they may set shapes or control flow.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, NamedTuple
 
 import jax
@@ -36,6 +37,10 @@ __all__ = ["ModelProgram", "PotentialProgram", "split_arguments"]
 
 MAX_INIT_TRIES = 100
 
+# Errors JAX raises when a model needs a concrete value of a traced argument.
+_NEEDS_CONCRETE_VALUES = (jax.errors.TracerArrayConversionError,
+                          jax.errors.ConcretizationTypeError)
+
 
 class ArgumentSplit(NamedTuple):
     """Model arguments split into traced arrays and a hashable static remainder."""
@@ -51,6 +56,10 @@ def _is_array(leaf) -> bool:
 
 
 def _hashable(leaf):
+    if _is_array(leaf):
+        array = np.asarray(leaf)
+        digest = hashlib.sha1(np.ascontiguousarray(array).view(np.uint8)).hexdigest()
+        return ("array", array.shape, str(array.dtype), digest)
     try:
         hash(leaf)
         return leaf
@@ -58,10 +67,14 @@ def _hashable(leaf):
         return ("unhashable", id(leaf))
 
 
-def split_arguments(model_args, model_kwargs) -> ArgumentSplit:
-    """Separate array leaves (dynamic) from everything else (static) in the arguments."""
+def split_arguments(model_args, model_kwargs, arrays_static=False) -> ArgumentSplit:
+    """Separate array leaves (dynamic) from everything else (static) in the arguments.
+
+    With ``arrays_static=True`` arrays are static too (constants of the compiled
+    program, keyed by their content), for models that need concrete values.
+    """
     leaves, treedef = jax.tree_util.tree_flatten((tuple(model_args), dict(model_kwargs)))
-    is_dynamic = tuple(_is_array(leaf) for leaf in leaves)
+    is_dynamic = tuple(_is_array(leaf) and not arrays_static for leaf in leaves)
     dynamic = tuple(leaf for leaf, dyn in zip(leaves, is_dynamic, strict=True) if dyn)
     static = tuple(
         _hashable(leaf) for leaf, dyn in zip(leaves, is_dynamic, strict=True) if not dyn
@@ -127,16 +140,26 @@ class ModelProgram:
     """
 
     def __init__(self, model, model_args, model_kwargs, init_strategy=init_to_uniform,
-                 rng_key=None):
+                 rng_key=None, jit_model_args=None):
         self.model = model
         self.init_strategy = init_strategy
-        self.split = split_arguments(model_args, model_kwargs)
-        leaves = jax.tree_util.tree_leaves((tuple(model_args), dict(model_kwargs)))
-        self._static_leaves = [
-            leaf for leaf, dyn in zip(leaves, self.split.is_dynamic, strict=True) if not dyn
-        ]
         rng_key = jax.random.PRNGKey(0) if rng_key is None else rng_key
-        self._check_model(rng_key, model_args, model_kwargs)
+        self.arrays_are_static = False
+        try:
+            self._use_arguments(model_args, model_kwargs, arrays_static=False)
+            self._check_model(rng_key, model_args, model_kwargs)
+        except _NEEDS_CONCRETE_VALUES as error:
+            if jit_model_args:
+                raise ValueError(
+                    "the model needs concrete values of its array arguments (e.g. "
+                    "np.unique(x) or Python control flow on data), so they cannot be traced "
+                    "inputs: use jit_model_args=False, or compute those values outside the "
+                    f"model. JAX said: {type(error).__name__}."
+                ) from error
+            # NumPyro's default: the data become constants of the compiled program.
+            self.arrays_are_static = True
+            self._use_arguments(model_args, model_kwargs, arrays_static=True)
+            self._check_model(rng_key, model_args, model_kwargs)
         dynamic = self.split.dynamic
         layout = jax.eval_shape(
             lambda key, dyn: _unconstrained_init(self._trace(key, dyn)), rng_key, dynamic)
@@ -144,6 +167,13 @@ class ModelProgram:
         self.dimension = self._layout.size
         self.dtype = self._layout.dtype
         self.latent_names = tuple(layout)
+
+    def _use_arguments(self, model_args, model_kwargs, arrays_static):
+        self.split = split_arguments(model_args, model_kwargs, arrays_static=arrays_static)
+        leaves = jax.tree_util.tree_leaves((tuple(model_args), dict(model_kwargs)))
+        self._static_leaves = [
+            leaf for leaf, dyn in zip(leaves, self.split.is_dynamic, strict=True) if not dyn
+        ]
 
     def _trace(self, key, dynamic):
         args, kwargs = self.arguments(dynamic)
