@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hierax.infer.initialization import init_to_uniform
+from hierax.infer.kernels.adaptation import MAX_HMC_STEPS_FROM_LENGTH
 from hierax.infer.kernels.hmc import HMCState, hmc_step
 from hierax.infer.kernels.hmc import init as hmc_init
 from hierax.infer.kernels.mass_matrix import welford_covariance, welford_init, welford_update
@@ -84,7 +85,8 @@ class HMC:
             tuples of site names, each a block with a dense mass matrix.
         target_accept_prob: dual-averaging target.
         num_steps: leapfrog steps per transition (overrides ``trajectory_length``).
-        trajectory_length: ``num_steps = ceil(trajectory_length / step_size)``.
+        trajectory_length: ``num_steps = ceil(trajectory_length / step_size)``, at
+            most ``MAX_HMC_STEPS_FROM_LENGTH`` (1024).
         init_strategy: where chains start (default :func:`init_to_uniform`).
         find_heuristic_step_size: run the step-size heuristic even without adaptation.
         forward_mode_differentiation: accepted for compatibility (reverse mode is used).
@@ -196,7 +198,7 @@ class HMC:
         num_steps = self.num_steps
         if num_steps is None:
             num_steps = jnp.clip(jnp.ceil(self.trajectory_length / state.step_size),
-                                 1, 2**16).astype(jnp.int32)
+                                 1, MAX_HMC_STEPS_FROM_LENGTH).astype(jnp.int32)
         return hmc_step(key, state.hmc, potential, state.step_size,
                         state.inverse_mass_matrix, num_steps)
 
