@@ -160,7 +160,8 @@ def test_factory_types_and_errors():
     assert isinstance(TruncatedDistribution(base, high=0.0), RightTruncatedDistribution)
     left = TruncatedDistribution(base, low=0.0)
     assert left.support == constraints.greater_than_eq(0.0)
-    with pytest.raises(ValueError, match="TwoSidedTruncatedDistribution: parameter `low`"):
+    with pytest.raises(ValueError,
+                       match="TwoSidedTruncatedDistribution: parameter `high` must exceed `low`"):
         TruncatedNormal(0.0, 1.0, low=2.0, high=1.0)
     with pytest.raises(ValueError, match="TruncatedDistribution: base_dist must be univariate"):
         TruncatedDistribution(Gamma(2.0, 1.0), low=1.0)
@@ -285,8 +286,8 @@ def test_power_law_sampling_and_batches():
 
 
 def test_power_law_invalid_arguments():
-    with pytest.raises(ValueError, match="DoublyTruncatedPowerLaw: parameter `low` must be "
-                                         "smaller than `high`"):
+    with pytest.raises(ValueError, match="DoublyTruncatedPowerLaw: parameter `high` must "
+                                         "exceed `low`"):
         DoublyTruncatedPowerLaw(-2.0, 5.0, 5.0)
     with pytest.raises(ValueError, match="DoublyTruncatedPowerLaw: parameter `low`"):
         DoublyTruncatedPowerLaw(-2.0, -1.0, 5.0)

@@ -9,20 +9,12 @@ that keep densities ``-inf`` outside a bounded support with finite gradients.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from hierax.distributions.distribution import Distribution
-from hierax.distributions.util import broadcast_shape, is_concrete, promote_shapes, safe_where
+from hierax.distributions.util import broadcast_shape, promote_shapes, safe_where
 
-__all__ = ["UnivariateContinuous", "describe_value", "log_density_where", "zero_where"]
-
-
-def describe_value(value) -> str:
-    """A short text for an error message: the values if few, else the shape."""
-    if jnp.size(value) <= 8:
-        return repr(jnp.asarray(value).tolist())
-    return f"an array of shape {tuple(jnp.shape(value))}"
+__all__ = ["UnivariateContinuous", "log_density_where", "zero_where"]
 
 
 def _as_parameter(value):
@@ -60,20 +52,6 @@ class UnivariateContinuous(Distribution):
         for name, value in zip(names, promote_shapes(*values), strict=True):
             setattr(self, name, value)
         super().__init__(batch_shape, (), validate_args=validate_args)
-
-    def _check_args(self) -> None:
-        # Checks of concrete parameters run eagerly even while an outer
-        # function is being traced (e.g. ``Normal(0.0, 1.0)`` built inside jit).
-        with jax.ensure_compile_time_eval():
-            super()._check_args()
-
-    def _validate_sample(self, value) -> None:
-        # A support that depends on traced parameters cannot be checked.
-        leaves = jax.tree_util.tree_leaves(self.support)
-        if not all(is_concrete(leaf) for leaf in leaves):
-            return
-        with jax.ensure_compile_time_eval():
-            super()._validate_sample(value)
 
     @property
     def _dtype(self):

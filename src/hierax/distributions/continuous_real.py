@@ -12,17 +12,14 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.scipy.special import betainc, betaln, digamma, expit, gammaln, logit, ndtr, ndtri
 
 from hierax.distributions import constraints
 from hierax.distributions.continuous_base import (
     UnivariateContinuous,
-    describe_value,
     log_density_where,
 )
-from hierax.distributions.distribution import validate_sample
-from hierax.distributions.util import is_concrete
+from hierax.distributions.distribution import check_ordered_bounds, validate_sample
 
 __all__ = ["Cauchy", "Gumbel", "Laplace", "Logistic", "Normal", "StudentT", "Uniform"]
 
@@ -285,12 +282,8 @@ class Uniform(UnivariateContinuous):
 
     def __init__(self, low=0.0, high=1.0, *, validate_args=None):
         self._init_params(validate_args, low=low, high=high)
-        if self._validate_args and is_concrete(self.low) and is_concrete(self.high):
-            if not bool(np.all(np.asarray(self.low) < np.asarray(self.high))):
-                raise ValueError(
-                    f"Uniform: parameter `high` must exceed `low` elementwise, got "
-                    f"low={describe_value(self.low)}, high={describe_value(self.high)}."
-                )
+        if self._validate_args:
+            check_ordered_bounds(self, self.low, self.high)
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import warnings
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import register_pytree_node
@@ -83,6 +84,17 @@ def _host_value(value):
         return np.asarray(value)
     except (TypeError, ValueError):
         return value
+
+
+def check_ordered_bounds(dist, low, high) -> None:
+    """Raise ``ValueError`` unless concrete ``low < high`` elementwise (traced: skipped)."""
+    if low is None or high is None or not (is_concrete(low) and is_concrete(high)):
+        return
+    if not bool(np.all(_host_value(low) < _host_value(high))):
+        raise ValueError(
+            f"{type(dist).__name__}: parameter `high` must exceed `low` elementwise, got "
+            f"low={_format_value(low)}, high={_format_value(high)}."
+        )
 
 
 def _format_value(value) -> str:
@@ -205,25 +217,35 @@ class Distribution:
         return names
 
     def _check_args(self) -> None:
+        """Check concrete parameters against ``arg_constraints`` (``ValueError`` if not).
+
+        Concrete values are checked eagerly even while an enclosing function is
+        traced (``Normal(0.0, 1.0)`` built inside ``jit``); traced ones are skipped.
+        """
         for name, constraint in self.arg_constraints.items():
             value = self.__dict__.get(name, None)
             if value is None or constraints.is_dependent(constraint):
                 continue
             if isinstance(value, Distribution) or not is_concrete(value):
                 continue
-            ok = constraint(_host_value(value))
-            if is_concrete(ok) and not bool(np.all(ok)):
+            with jax.ensure_compile_time_eval():
+                ok = constraint(_host_value(value))
+            if is_concrete(ok) and not np.all(np.asarray(ok)):
                 raise ValueError(
                     f"{type(self).__name__}: parameter `{name}` must satisfy "
                     f"{constraint!r}, got {_format_value(value)}."
                 )
 
     def _validate_sample(self, value) -> None:
+        """Warn when a concrete ``value`` lies outside a support with concrete bounds."""
         support = self.support
         if support is None or constraints.is_dependent(support):
             return
-        ok = support(_host_value(value))
-        if is_concrete(ok) and not bool(np.all(ok)):
+        if not all(is_concrete(leaf) for leaf in jax.tree_util.tree_leaves(support)):
+            return
+        with jax.ensure_compile_time_eval():
+            ok = support(_host_value(value))
+        if is_concrete(ok) and not np.all(np.asarray(ok)):
             warnings.warn(
                 f"{type(self).__name__}.log_prob: value outside the support {support!r} "
                 f"(got {_format_value(value)}); its log density is not meaningful.",

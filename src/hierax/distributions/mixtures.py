@@ -27,7 +27,7 @@ from hierax.distributions.mixture_base import (
     _support_over_components,
     _union_support,
 )
-from hierax.distributions.util import broadcast_shape, is_concrete
+from hierax.distributions.util import broadcast_shape
 
 __all__ = ["Mixture", "MixtureGeneral", "MixtureSameFamily"]
 
@@ -83,12 +83,6 @@ class Mixture(Distribution):
     @property
     def has_rsample(self) -> bool:
         return False
-
-    def _validate_sample(self, value) -> None:
-        # A support with traced bounds (parameters under jit/grad) cannot be checked.
-        if all(is_concrete(leaf) for leaf in jax.tree_util.tree_leaves(self.support)):
-            with jax.ensure_compile_time_eval():
-                super()._validate_sample(value)
 
     def mixing_log_weights(self):
         """Normalised log weights ``log w_k``, shape ``mixing.batch_shape + (K,)``."""

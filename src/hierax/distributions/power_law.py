@@ -12,8 +12,11 @@ import jax
 import jax.numpy as jnp
 
 from hierax.distributions import constraints
-from hierax.distributions.bounds_checks import _check_concrete_args, _validate_if_concrete
-from hierax.distributions.distribution import Distribution, validate_sample
+from hierax.distributions.distribution import (
+    Distribution,
+    check_ordered_bounds,
+    validate_sample,
+)
 from hierax.distributions.util import broadcast_shape
 
 __all__ = ["DoublyTruncatedPowerLaw", "LowerTruncatedPowerLaw"]
@@ -104,14 +107,12 @@ class DoublyTruncatedPowerLaw(Distribution):
         super().__init__(batch_shape, (), validate_args=validate_args)
 
     def _check_args(self) -> None:
-        _check_concrete_args(self)
+        super()._check_args()
+        check_ordered_bounds(self, getattr(self, "low", None), getattr(self, "high", None))
 
     @constraints.dependent_property
     def support(self):
         return constraints.interval(self.low, self.high)
-
-    def _validate_sample(self, value) -> None:
-        _validate_if_concrete(self, value)
 
     def _logs(self):
         return jnp.log(self.low), jnp.log(self.high)
@@ -183,14 +184,12 @@ class LowerTruncatedPowerLaw(Distribution):
         super().__init__(batch_shape, (), validate_args=validate_args)
 
     def _check_args(self) -> None:
-        _check_concrete_args(self)
+        super()._check_args()
+        check_ordered_bounds(self, getattr(self, "low", None), getattr(self, "high", None))
 
     @constraints.dependent_property
     def support(self):
         return constraints.greater_than_eq(self.low)
-
-    def _validate_sample(self, value) -> None:
-        _validate_if_concrete(self, value)
 
     @validate_sample
     def log_prob(self, value):

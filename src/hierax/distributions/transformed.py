@@ -8,13 +8,12 @@ variables formula gives ``log p(y) = log p_base(t^{-1}(y)) - log |det dt/dx|``.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from hierax.distributions import constraints
 from hierax.distributions.distribution import Distribution, validate_sample
 from hierax.distributions.transforms import ComposeTransform, Transform
-from hierax.distributions.util import broadcast_shape, is_concrete, sum_rightmost
+from hierax.distributions.util import broadcast_shape, sum_rightmost
 
 __all__ = ["TransformedDistribution"]
 
@@ -148,12 +147,6 @@ class TransformedDistribution(Distribution):
         return x, intermediates
 
     # -- densities --------------------------------------------------------------
-
-    def _validate_sample(self, value):
-        # A support with traced bounds (parameters inside jit) cannot be checked.
-        if all(is_concrete(leaf) for leaf in jax.tree_util.tree_leaves(self.support)):
-            with jax.ensure_compile_time_eval():
-                super()._validate_sample(value)
 
     @validate_sample
     def log_prob(self, value, intermediates=None):

@@ -33,9 +33,12 @@ import jax.numpy as jnp
 from jax.scipy.special import log_ndtr, ndtri
 
 from hierax.distributions import constraints
-from hierax.distributions.bounds_checks import _check_concrete_args, _validate_if_concrete
 from hierax.distributions.continuous import Cauchy, Laplace, Logistic, Normal, StudentT
-from hierax.distributions.distribution import Distribution, validate_sample
+from hierax.distributions.distribution import (
+    Distribution,
+    check_ordered_bounds,
+    validate_sample,
+)
 from hierax.distributions.power_law import DoublyTruncatedPowerLaw, LowerTruncatedPowerLaw
 from hierax.distributions.util import broadcast_shape
 
@@ -161,7 +164,8 @@ class _Truncated(Distribution):
         super().__init__(batch_shape, (), validate_args=validate_args)
 
     def _check_args(self) -> None:
-        _check_concrete_args(self)
+        super()._check_args()
+        check_ordered_bounds(self, getattr(self, "low", None), getattr(self, "high", None))
 
     @property
     def _dtype(self):
@@ -171,9 +175,6 @@ class _Truncated(Distribution):
     @property
     def has_rsample(self) -> bool:
         return self.base_dist.has_rsample
-
-    def _validate_sample(self, value) -> None:
-        _validate_if_concrete(self, value)
 
     # -- orientation --------------------------------------------------------
 
