@@ -17,10 +17,10 @@ from hierax.infer.initialization import (
     init_to_sample,
     init_to_uniform,
     init_to_value,
-    initialize_model,
 )
 from hierax.infer.mcmc import MCMC
 from hierax.infer.predictive import Predictive
+from hierax.infer.program import initialize_model
 from hierax.infer.util import (
     constrain_fn,
     log_density,

@@ -19,23 +19,17 @@ from hierax.distributions.distribution import Delta, validation_enabled
 from hierax.distributions.transforms import biject_to
 from hierax.handlers import seed, substitute, trace
 from hierax.infer.util import (
-    ModelInfo,
-    ParamInfo,
     _unconstrained,
-    constrain_fn,
     latent_sites,
-    potential_energy,
 )
 
 __all__ = [
-    "find_valid_initial_params",
     "init_to_feasible",
     "init_to_mean",
     "init_to_median",
     "init_to_sample",
     "init_to_uniform",
     "init_to_value",
-    "initialize_model",
 ]
 
 MAX_INIT_TRIES = 100
@@ -172,48 +166,6 @@ def _unconstrained_init(model_trace):
     }
 
 
-def _make_potential_fn(model, model_args, model_kwargs):
-    def potential_fn(params):
-        return potential_energy(model, model_args, model_kwargs, params)
-
-    return potential_fn
-
-
-def _candidate(rng_key, model, init_strategy, model_args, model_kwargs):
-    """One candidate start: unconstrained params, potential and gradient, and validity."""
-    model_trace = _initial_trace(rng_key, model, init_strategy, model_args, model_kwargs)
-    params = _unconstrained_init(model_trace)
-    potential_fn = _make_potential_fn(model, model_args, model_kwargs)
-    energy, grad = jax.value_and_grad(potential_fn)(params)
-    finite = jnp.isfinite(energy)
-    for leaf in jax.tree_util.tree_leaves(grad):
-        finite = finite & jnp.all(jnp.isfinite(leaf))
-    return params, energy, grad, finite
-
-
-def find_valid_initial_params(rng_key, model, *, init_strategy=init_to_uniform,
-                              model_args=(), model_kwargs=None):
-    """A start with finite potential energy and gradient, retrying up to 100 keys.
-
-    Returns:
-        ``(ParamInfo(z, potential_energy, z_grad), is_valid)``.
-
-    Raises:
-        ValueError: when no valid start is found, naming the sites whose log
-        density or gradient is not finite.
-    """
-    model_kwargs = {} if model_kwargs is None else model_kwargs
-    candidate = jax.jit(
-        lambda key: _candidate(key, model, init_strategy, model_args, model_kwargs)
-    )
-    for attempt in range(MAX_INIT_TRIES):
-        key = jax.random.fold_in(rng_key, attempt)
-        params, energy, grad, finite = candidate(key)
-        if bool(finite):
-            return ParamInfo(params, energy, grad), True
-    raise ValueError(_diagnose_invalid_start(model, model_args, model_kwargs, params, grad))
-
-
 def _diagnose_invalid_start(model, model_args, model_kwargs, params, grad) -> str:
     problems = []
     with validation_enabled(False):  # the error below says it all; no warnings on top
@@ -241,43 +193,3 @@ def _diagnose_invalid_start(model, model_args, model_kwargs, params, grad) -> st
 def _describe(values) -> str:
     bad = values[~np.isfinite(values)]
     return "nan" if np.any(np.isnan(bad)) else f"{bad.flat[0]}"
-
-
-def initialize_model(rng_key, model, *, init_strategy=init_to_uniform, model_args=(),
-                     model_kwargs=None, validate=True):
-    """Everything a sampler needs to run ``model``.
-
-    Returns:
-        :class:`~hierax.infer.util.ModelInfo`: the initial ``ParamInfo``
-        (unconstrained ``z``, potential, gradient), ``potential_fn(z)``,
-        ``postprocess_fn(z)`` (constrained latents and deterministic sites) and
-        the trace of the initial run.
-    """
-    model_kwargs = {} if model_kwargs is None else model_kwargs
-    model_trace = _initial_trace(rng_key, model, init_strategy, model_args, model_kwargs)
-    _check_latents(model_trace)
-    if not latent_sites(model_trace):
-        raise ValueError(
-            "the model has no continuous latent sample sites to infer; every site is "
-            "observed or deterministic."
-        )
-    if validate:
-        param_info, _ = find_valid_initial_params(
-            rng_key, model, init_strategy=init_strategy,
-            model_args=model_args, model_kwargs=model_kwargs,
-        )
-    else:
-        params = _unconstrained_init(model_trace)
-        energy, grad = jax.value_and_grad(
-            _make_potential_fn(model, model_args, model_kwargs))(params)
-        param_info = ParamInfo(params, energy, grad)
-
-    def postprocess_fn(params):
-        return constrain_fn(model, model_args, model_kwargs, params, return_deterministic=True)
-
-    return ModelInfo(
-        param_info=param_info,
-        potential_fn=_make_potential_fn(model, model_args, model_kwargs),
-        postprocess_fn=postprocess_fn,
-        model_trace=model_trace,
-    )

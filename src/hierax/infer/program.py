@@ -25,17 +25,22 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from hierax.infer.initialization import (
+    MAX_INIT_TRIES,
     _check_latents,
     _diagnose_invalid_start,
     _initial_trace,
     _unconstrained_init,
     init_to_uniform,
 )
-from hierax.infer.util import constrain_fn, latent_sites, potential_energy
+from hierax.infer.util import ModelInfo, ParamInfo, constrain_fn, latent_sites, potential_energy
 
-__all__ = ["ModelProgram", "PotentialProgram", "split_arguments"]
-
-MAX_INIT_TRIES = 100
+__all__ = [
+    "ModelProgram",
+    "PotentialProgram",
+    "find_valid_initial_params",
+    "initialize_model",
+    "split_arguments",
+]
 
 # Errors JAX raises when a model needs a concrete value of a traced argument.
 _NEEDS_CONCRETE_VALUES = (jax.errors.TracerArrayConversionError,
@@ -326,3 +331,47 @@ class PotentialProgram:
         energy = jax.vmap(self.potential, in_axes=(0, None))(positions, dynamic)
         if not bool(jnp.all(jnp.isfinite(energy))):
             raise ValueError("init_params: the potential energy is not finite at a given start.")
+
+
+def find_valid_initial_params(rng_key, model, *, init_strategy=init_to_uniform,
+                              model_args=(), model_kwargs=None):
+    """A start with finite potential energy and gradient, retrying up to 100 keys.
+
+    Returns:
+        ``(ParamInfo(z, potential_energy, z_grad), is_valid)`` with ``z`` a dict
+        of unconstrained site values.
+
+    Raises:
+        ValueError: when no valid start is found, naming the sites whose log
+        density or gradient is not finite.
+    """
+    model_kwargs = {} if model_kwargs is None else model_kwargs
+    program = ModelProgram(model, model_args, model_kwargs, init_strategy, rng_key)
+    dynamic = program.split.dynamic
+    z = program.initial_positions(rng_key, 1, dynamic)[0]
+    energy, grad = jax.value_and_grad(program.potential)(z, dynamic)
+    return ParamInfo(program.unravel(z), energy, program.unravel(grad)), True
+
+
+def initialize_model(rng_key, model, *, init_strategy=init_to_uniform, model_args=(),
+                     model_kwargs=None):
+    """Everything a sampler needs to run ``model``.
+
+    Returns:
+        :class:`~hierax.infer.util.ModelInfo`: the initial ``ParamInfo``
+        (unconstrained ``z``, potential, gradient), ``potential_fn(z)``,
+        ``postprocess_fn(z)`` (constrained latents and deterministic sites) and
+        the trace of the initial run.
+    """
+    model_kwargs = {} if model_kwargs is None else model_kwargs
+    param_info, _ = find_valid_initial_params(rng_key, model, init_strategy=init_strategy,
+                                              model_args=model_args, model_kwargs=model_kwargs)
+
+    def potential_fn(params):
+        return potential_energy(model, model_args, model_kwargs, params)
+
+    def postprocess_fn(params):
+        return constrain_fn(model, model_args, model_kwargs, params, return_deterministic=True)
+
+    model_trace = _initial_trace(rng_key, model, init_strategy, model_args, model_kwargs)
+    return ModelInfo(param_info, potential_fn, postprocess_fn, model_trace)

@@ -50,7 +50,7 @@ class ParamInfo(NamedTuple):
 
 
 class ModelInfo(NamedTuple):
-    """What :func:`~hierax.infer.initialization.initialize_model` returns."""
+    """What :func:`~hierax.infer.program.initialize_model` returns."""
 
     param_info: ParamInfo
     potential_fn: Any
