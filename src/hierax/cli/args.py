@@ -1,0 +1,223 @@
+"""Argument parsers: ``hierax-pop`` and GWKokab's ``n_sage_n_pls_m_gs``, ``f_sage_n_pls_m_gs``.
+
+The two GWKokab-named commands accept the flags of GWKokab's tutorial
+unchanged (``--seed --n-pl --n-g --posterior-regex --posterior-columns
+--pmean-cfg --prior-cfg --sampler-cfg --n-buckets``), the model options of
+GWKokab's ``n_pls_m_gs`` scripts (``--add-spin`` / ``--add-beta-spin``,
+``--add-truncated-normal-spin`` / ``--spin-truncated-normal``, ``--add-tilt``,
+``--add-eccentricity`` / ``--add-truncated-normal-eccentricity``,
+``--add-redshift`` and the extrinsic ``--add-cos-iota`` ... flags), the older
+spellings ``--pmean-json --prior-json --sampler-config``, and hierax's
+``--output`` and ``--resume``.
+
+Parse errors print one line (``PROG: error: ...``) and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from hierax.cli.errors import EXIT_USAGE, UserInputError
+
+__all__ = [
+    "EXTRINSIC_FLAGS",
+    "build_pop_parser",
+    "build_sage_parser",
+    "check_args",
+    "model_options",
+]
+
+# Extrinsic marginals GWKokab's scripts accept; hierax.pop models do not include them.
+EXTRINSIC_FLAGS = ("cos_iota", "phi_12", "polarization_angle", "right_ascension",
+                   "sin_declination", "detection_time")
+TEMPLATE_KINDS = ("prior", "nuts", "flowmc", "pmean")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr, exit code 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _count(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Mixture components and marginals of the population model (GWKokab's names)."""
+    group = parser.add_argument_group("model options")
+    group.add_argument("--n-pl", type=_count(0), default=1,
+                       help="number of power-law mass components (default: 1)")
+    group.add_argument("--n-g", type=_count(0), default=0,
+                       help="number of Gaussian mass components (default: 0)")
+    spins = group.add_mutually_exclusive_group()
+    spins.add_argument("--add-spin", "--add-beta-spin", dest="add_spin", action="store_true",
+                       help="add spin magnitudes a_1, a_2 (beta distributions)")
+    spins.add_argument("--add-truncated-normal-spin", "--spin-truncated-normal",
+                       dest="spin_truncated_normal", action="store_true",
+                       help="add spin magnitudes with truncated-normal distributions")
+    group.add_argument("--add-tilt", action="store_true",
+                       help="add spin tilts cos_tilt_1, cos_tilt_2")
+    group.add_argument("--add-eccentricity", "--add-truncated-normal-eccentricity",
+                       dest="add_eccentricity", action="store_true",
+                       help="add eccentricity (truncated normal)")
+    group.add_argument("--add-redshift", action="store_true", help="add redshift")
+    group.add_argument("--eccentricity-model", choices=("truncated_normal", "power_law"),
+                       default=None, help="eccentricity distribution (implies "
+                       "--add-eccentricity; default: truncated_normal)")
+    group.add_argument("--redshift-model", choices=("power_law", "madau_dickinson"),
+                       default=None, help="redshift evolution psi(z) (implies --add-redshift; "
+                       "default: power_law)")
+    group.add_argument("--smoothing", action="store_true",
+                       help="smooth the low-mass edge of the power laws (adds delta_pl_*)")
+    for name in EXTRINSIC_FLAGS:
+        group.add_argument(f"--add-{name.replace('_', '-')}", action="store_true",
+                           help=argparse.SUPPRESS)
+
+
+def add_inference_options(parser: argparse.ArgumentParser, *, gwkokab_defaults: bool,
+                          default_output: str) -> None:
+    """Data, configs, seed and output of an inference run (seed 000's flags)."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--posterior-regex", required=True, metavar="GLOB",
+                      help="glob pattern of the per-event posterior sample files")
+    data.add_argument("--posterior-columns", nargs="+", required=gwkokab_defaults,
+                      metavar="COLUMN",
+                      help="columns to read, in the model's order (mass_1_source "
+                           "mass_2_source ...); a log_prior column is the reference prior")
+    configs = parser.add_argument_group("configuration files")
+    configs.add_argument("--pmean-cfg", "--pmean-json", dest="pmean_cfg", metavar="JSON",
+                         default="pmean.json" if gwkokab_defaults else None,
+                         help="selection-effect (Poisson mean) config")
+    configs.add_argument("--prior-cfg", "--prior-json", dest="prior_cfg", metavar="JSON",
+                         default="prior.json" if gwkokab_defaults else None,
+                         help="prior config of the hyperparameters")
+    configs.add_argument("--sampler-cfg", "--sampler-config", dest="sampler_cfg",
+                         metavar="JSON", required=gwkokab_defaults, default=None,
+                         help="sampler config (NUTS or flowMC)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--seed", type=_count(0), default=37,
+                     help="random seed (default: 37)")
+    run.add_argument("--n-buckets", type=_count(1), default=None,
+                     help="group events of similar sample counts into this many buckets")
+    run.add_argument("--output", default=default_output, metavar="DIR",
+                     help=f"output folder (default: {default_output})")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run in --output")
+
+
+def build_sage_parser(prog: str, sampler: str) -> OneLineParser:
+    """Parser of ``n_sage_n_pls_m_gs`` (``sampler="nuts"``) or ``f_sage_n_pls_m_gs`` (flowMC)."""
+    if sampler not in ("nuts", "flowmc"):
+        raise ValueError(f"build_sage_parser: sampler must be 'nuts' or 'flowmc', got "
+                         f"{sampler!r}.")
+    name = "NUTS" if sampler == "nuts" else "flowMC"
+    parser = OneLineParser(
+        prog=prog, description=f"Hierarchical inference of a mixture of power-law and "
+        f"Gaussian mass components with {name} (GWKokab-compatible flags).")
+    add_model_options(parser)
+    add_inference_options(parser, gwkokab_defaults=True,
+                          default_output="numpyro_inference" if sampler == "nuts"
+                          else "flowMC_inference")
+    parser.set_defaults(command="infer", sampler=sampler)
+    return parser
+
+
+def build_pop_parser() -> OneLineParser:
+    """Parser of ``hierax-pop`` with subcommands mock, infer, report, config-template."""
+    parser = OneLineParser(prog="hierax-pop", description="Gravitational-wave population "
+                           "inference with hierax.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_mock(commands)
+    _add_infer(commands)
+    _add_report(commands)
+    _add_config_template(commands)
+    return parser
+
+
+def _add_mock(commands) -> None:
+    mock = commands.add_parser("mock", help="make mock catalogs with mock posteriors")
+    add_model_options(mock)
+    mock.add_argument("--model-params", metavar="JSON", default=None,
+                      help="true hyperparameter values (default: built-in values)")
+    mock.add_argument("--pmean-cfg", metavar="JSON", default=None,
+                      help="detector config (default: the built-in analytic detector)")
+    mock.add_argument("--num-realizations", type=_count(1), default=1)
+    mock.add_argument("--samples-per-event", type=_count(1), default=2000)
+    mock.add_argument("--seed", type=_count(0), default=37)
+    mock.add_argument("--output", default="data", metavar="DIR",
+                      help="output folder; realization k goes to DIR/realization_k")
+
+
+def _add_infer(commands) -> None:
+    infer = commands.add_parser("infer", help="hierarchical inference of the hyperparameters")
+    add_model_options(infer)
+    add_inference_options(infer, gwkokab_defaults=False, default_output="inference")
+    infer.add_argument("--sampler", choices=("nuts", "flowmc"), default=None,
+                       help="sampler (default: from --sampler-cfg, else the default sampler)")
+
+
+def _add_report(commands) -> None:
+    report = commands.add_parser("report", help="plots and an HTML page from an output folder")
+    report.add_argument("directory", help="output folder of `hierax-pop infer`")
+    report.add_argument("--output", default=None, metavar="DIR",
+                        help="where to write the report (default: DIRECTORY/report)")
+    report.add_argument("--truths", default=None, metavar="JSON",
+                        help="true hyperparameter values to draw (mock catalogs)")
+
+
+def _add_config_template(commands) -> None:
+    template = commands.add_parser("config-template",
+                                   help="write example configs with a README explaining them")
+    add_model_options(template)
+    template.add_argument("--output", default=".", metavar="DIR",
+                          help="folder to write into (default: the current folder)")
+    template.add_argument("--only", nargs="+", choices=TEMPLATE_KINDS, default=None,
+                          help="write only these templates (default: all)")
+    template.add_argument("--force", action="store_true", help="overwrite existing files")
+
+
+def check_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Checks across arguments that argparse cannot express; raises UserInputError."""
+    if hasattr(args, "n_pl") and args.n_pl + args.n_g < 1:
+        raise UserInputError("the model needs at least one component: --n-pl + --n-g >= 1")
+    columns = getattr(args, "posterior_columns", None)
+    if columns:
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise UserInputError(f"--posterior-columns repeats {', '.join(repeated)}")
+    return args
+
+
+def model_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments of ``hierax.pop.models.PopulationModel`` from parsed model options.
+
+    Flags GWKokab accepts but hierax's population model does not (the extrinsic
+    marginals, truncated-normal spins) raise :class:`UserInputError`.
+    """
+    unsupported = [f"--add-{name.replace('_', '-')}" for name in EXTRINSIC_FLAGS
+                   if getattr(args, f"add_{name}", False)]
+    if getattr(args, "spin_truncated_normal", False):
+        unsupported.append("--add-truncated-normal-spin")
+    if unsupported:
+        raise UserInputError(f"{', '.join(unsupported)}: not supported by hierax's population "
+                             "model (supported: --add-spin, --add-tilt, --add-eccentricity, "
+                             "--add-redshift, --smoothing and the --*-model choices)")
+    eccentricity = args.eccentricity_model or args.add_eccentricity
+    redshift = args.redshift_model or args.add_redshift
+    return {"n_pl": args.n_pl, "n_g": args.n_g, "spin": args.add_spin,
+            "tilt": args.add_tilt, "eccentricity": eccentricity,
+            "redshift": redshift, "smoothing": args.smoothing}

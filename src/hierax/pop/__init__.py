@@ -1,0 +1,101 @@
+"""Gravitational-wave population inference on hierax.
+
+Infer the population of merging compact binaries (merger rates, the mass
+distribution and optionally spins, tilts, eccentricity and redshift) from a
+catalog of per-event posterior samples, accounting for the selection effects
+of the detectors:
+
+- :mod:`hierax.pop.models`: population models, a rate density
+  ``rho(theta | Lambda) = sum_k R_k p_k(theta | Lambda_k)``;
+- :mod:`hierax.pop.likelihood`: the hierarchical likelihood of the discrete
+  method with its Monte Carlo error diagnostics;
+- :mod:`hierax.pop.selection`: the expected number of detections
+  ``mu(Lambda)`` (injections, a semi-analytic detector, neural or tabulated VT);
+- :mod:`hierax.pop.mock` and :mod:`hierax.pop.readers`: mock catalogs and the
+  readers of per-event posterior samples;
+- :mod:`hierax.pop.priors`: priors on the hyperparameters from JSON configs.
+
+Needs the ``pop`` extra: ``pip install "hierax[pop]"``.
+"""
+
+from hierax.pop import selection
+from hierax.pop.cosmology import PLANCK15, Cosmology
+from hierax.pop.data import EventSamples
+from hierax.pop.likelihood import (
+    DiscreteLikelihood,
+    LikelihoodTerms,
+    MonteCarloErrorWarning,
+    check_monte_carlo_error,
+    record_diagnostics,
+)
+from hierax.pop.mock import LOG_PRIOR_COLUMN, MockCatalog, make_mock_catalog, write_mock_catalog
+from hierax.pop.mock_errors import MockErrorModel
+from hierax.pop.models import (
+    BetaFromMeanVariance,
+    IsotropicGaussianTilts,
+    MadauDickinsonRedshift,
+    OrderedTruncatedNormalMasses,
+    PopulationModel,
+    PowerLawPrimaryMassRatio,
+    PowerLawRedshift,
+    ProductDistribution,
+    RedshiftModel,
+)
+from hierax.pop.parameters import parameter_names
+from hierax.pop.priors import PriorSpec, log_prior, parse_prior_config, sample_hyperparameters
+from hierax.pop.readers import find_event_files, read_gwkokab_hdf5, read_pesummary, read_text_events
+from hierax.pop.selection import (
+    AnalyticDetector,
+    SelectionEstimator,
+    SelectionTerms,
+    analytic_pdet,
+    custom,
+    injection,
+    neural_vt,
+    vt_grid,
+)
+from hierax.pop.selection import from_config as selection_from_config
+
+__all__ = [
+    "PLANCK15",
+    "LOG_PRIOR_COLUMN",
+    "AnalyticDetector",
+    "BetaFromMeanVariance",
+    "Cosmology",
+    "DiscreteLikelihood",
+    "EventSamples",
+    "IsotropicGaussianTilts",
+    "LikelihoodTerms",
+    "MadauDickinsonRedshift",
+    "MockCatalog",
+    "MockErrorModel",
+    "MonteCarloErrorWarning",
+    "OrderedTruncatedNormalMasses",
+    "PopulationModel",
+    "PowerLawPrimaryMassRatio",
+    "PowerLawRedshift",
+    "PriorSpec",
+    "ProductDistribution",
+    "RedshiftModel",
+    "SelectionEstimator",
+    "SelectionTerms",
+    "analytic_pdet",
+    "check_monte_carlo_error",
+    "custom",
+    "find_event_files",
+    "injection",
+    "log_prior",
+    "make_mock_catalog",
+    "neural_vt",
+    "parameter_names",
+    "parse_prior_config",
+    "read_gwkokab_hdf5",
+    "read_pesummary",
+    "read_text_events",
+    "record_diagnostics",
+    "sample_hyperparameters",
+    "selection",
+    "selection_from_config",
+    "vt_grid",
+    "write_mock_catalog",
+]

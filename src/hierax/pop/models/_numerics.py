@@ -1,0 +1,200 @@
+"""Quadrature rules, tabulated integrals and small helpers shared by the population models.
+
+Everything here works on fixed grids whose size is a Python constant, so the
+functions trace once under ``jit``, batch under ``vmap`` and are
+differentiable in the hyperparameters that scale the grids.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hierax.distributions import constraints
+from hierax.distributions.power_law import _bernoulli_cgf_over_t, _log_power_integral
+
+__all__ = [
+    "float_dtype",
+    "gauss_legendre",
+    "integrate_panels",
+    "interp_uniform",
+    "invert_cumulative",
+    "log_planck_taper",
+    "power_law_icdf",
+    "safe_log",
+    "safe_logsumexp",
+    "cumulative_trapezoid",
+]
+
+
+def float_dtype(*values):
+    """The floating dtype that ``values`` promote to (default float if all are weak)."""
+    return jnp.result_type(*values, float)
+
+
+@functools.lru_cache(maxsize=32)
+def _legendre_unit(n: int) -> tuple[np.ndarray, np.ndarray]:
+    nodes, weights = np.polynomial.legendre.leggauss(n)
+    return (nodes + 1) / 2, weights / 2
+
+
+def gauss_legendre(n: int, dtype):
+    """Gauss-Legendre nodes and weights on ``[0, 1]`` (``n`` of each, weights sum to 1)."""
+    nodes, weights = _legendre_unit(int(n))
+    return jnp.asarray(nodes, dtype), jnp.asarray(weights, dtype)
+
+
+def integrate_panels(log_integrand, breaks, n_nodes: int, dtype):
+    """``log int f`` over consecutive panels ``[breaks[i], breaks[i+1]]`` by Gauss-Legendre.
+
+    Args:
+        log_integrand: function of ``x`` (shape ``batch + (n_nodes,)``) giving ``log f(x)``.
+        breaks: list of arrays of shape ``batch`` (non-decreasing); empty panels add 0.
+        n_nodes: nodes per panel.
+        dtype: floating dtype of the computation.
+
+    Returns:
+        ``log`` of the integral, shape ``batch`` (``-inf`` when the integral is 0).
+    """
+    nodes, weights = gauss_legendre(n_nodes, dtype)
+    points, log_weights = [], []
+    for lo, hi in zip(breaks[:-1], breaks[1:], strict=True):
+        lo = jnp.asarray(lo, dtype)[..., None]
+        width = jnp.maximum(jnp.asarray(hi, dtype)[..., None] - lo, 0.0)
+        points.append(lo + width * nodes)
+        log_weights.append(jnp.log(weights) + safe_log(width))
+    # One evaluation over all panels keeps the traced graph small.
+    terms = log_integrand(jnp.concatenate(points, axis=-1)) + jnp.concatenate(log_weights, -1)
+    return safe_logsumexp(terms, axis=-1)
+
+
+def safe_log(x):
+    """``log(x)`` for ``x >= 0`` with ``-inf`` at 0 and a finite gradient there (zero)."""
+    positive = x > 0
+    return jnp.where(positive, jnp.log(jnp.where(positive, x, 1.0)), -jnp.inf)
+
+
+def safe_logsumexp(x, axis=-1):
+    """``log sum exp`` along ``axis`` that is ``-inf`` (finite gradients) when all terms are."""
+    top = jnp.max(x, axis=axis, keepdims=True)
+    top = jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+    total = jnp.sum(jnp.exp(x - top), axis=axis)
+    return safe_log(total) + jnp.squeeze(top, axis=axis)
+
+
+def log_planck_taper(mass, low, delta):
+    """``log S(m)`` of the Planck taper rising from 0 at ``low`` to 1 at ``low + delta``.
+
+    ``S(m) = 1 / (1 + exp(delta/x + delta/(x - delta)))`` with ``x = m - low``,
+    ``0`` below ``low`` and ``1`` above ``low + delta`` (McKechan, Robinson &
+    Sathyaprakash 2010, CQG 27, 084020; as a mass taper in Talbot & Thrane 2018,
+    ApJ 856, 173). Finite gradients everywhere, ``-inf`` below ``low``.
+    """
+    x = mass - low
+    inside = (x > 0) & (x < delta)
+    safe_x = jnp.where(inside, x, delta / 2)
+    exponent = delta / safe_x + delta / (safe_x - delta)
+    log_s = -jax.nn.softplus(exponent)
+    return jnp.where(inside, log_s, jnp.where(x <= 0, -jnp.inf, 0.0))
+
+
+def cumulative_trapezoid(values, step):
+    """Cumulative trapezoid integral along the last axis, starting at 0 (same shape)."""
+    increments = (values[..., 1:] + values[..., :-1]) * (step[..., None] / 2)
+    zero = jnp.zeros_like(values[..., :1])
+    return jnp.concatenate([zero, jnp.cumsum(increments, axis=-1)], axis=-1)
+
+
+def _gather(table, index):
+    """``table[..., index]`` where ``table`` has shape ``batch + (K,)`` and ``index``
+    broadcasts against ``batch`` (possibly with extra leading dims)."""
+    size = table.shape[-1]
+    batch = table.shape[:-1]
+    offsets = jnp.arange(math.prod(batch), dtype=jnp.int32).reshape(batch) * size
+    return table.reshape(-1)[offsets + index]
+
+
+def interp_uniform(table, t):
+    """Linear interpolation of ``table`` (shape ``batch + (K,)``) given on ``linspace(0, 1, K)``.
+
+    ``t`` has shape ``sample + batch`` and is clipped to ``[0, 1]``.
+    """
+    size = table.shape[-1]
+    position = jnp.clip(t, 0.0, 1.0) * (size - 1)
+    index = jnp.clip(jnp.floor(position).astype(jnp.int32), 0, size - 2)
+    fraction = position - index
+    low, high = _gather(table, index), _gather(table, index + 1)
+    return low + fraction * (high - low)
+
+
+def invert_cumulative(table, target):
+    """``t`` in ``[0, 1]`` with ``interp_uniform(table, t) == target`` for a non-decreasing table.
+
+    Args:
+        table: shape ``batch + (K,)``, non-decreasing along the last axis.
+        target: shape ``sample + batch``, between ``table[..., 0]`` and ``table[..., -1]``.
+    """
+    size = table.shape[-1]
+    if table.ndim == 1:
+        count = jnp.searchsorted(table[1:], target, side="left")
+    else:
+        count = jnp.sum(table[..., 1:] < target[..., None], axis=-1)
+    index = jnp.clip(count, 0, size - 2).astype(jnp.int32)
+    low, high = _gather(table, index), _gather(table, index + 1)
+    gap = high - low
+    positive = gap > 0
+    fraction = jnp.where(positive, (target - low) / jnp.where(positive, gap, 1.0), 0.5)
+    return (index + jnp.clip(fraction, 0.0, 1.0)) / (size - 1)
+
+
+def power_law_icdf(exponent, log_low, log_high, u):
+    """Quantile ``u`` of the density ``x^exponent`` on ``[exp(log_low), exp(log_high)]``.
+
+    Smooth through ``exponent = -1`` (uses the Bernoulli cumulant form of
+    :mod:`hierax.distributions.power_law`); the result is clipped to the interval.
+    """
+    width = log_high - log_low
+    fraction = _bernoulli_cgf_over_t((exponent + 1) * width, jnp.clip(u, 0.0, 1.0))
+    return jnp.exp(jnp.clip(log_low + width * fraction, log_low, log_high))
+
+
+def log_power_integral(exponent, log_low, log_high):
+    """``log int x^exponent dx`` over ``[exp(log_low), exp(log_high)]``; smooth at ``-1``.
+
+    Returns ``-inf`` (with finite gradients) for an empty interval.
+    """
+    nonempty = log_high > log_low
+    safe_high = jnp.where(nonempty, log_high, log_low + 1.0)
+    value = _log_power_integral(exponent + 1, log_low, safe_high)
+    return jnp.where(nonempty, value, -jnp.inf)
+
+
+class MassPairSupport(constraints.Constraint):
+    """``{(m1, m2): m1 in [m1_low, m1_high], m2 in [m2_low, m2_high], m2 <= m1}``, event_dim 1."""
+
+    event_dim = 1
+    _data_fields = ("m1_low", "m1_high", "m2_low", "m2_high")
+
+    def __init__(self, m1_low, m1_high, m2_low, m2_high):
+        self.m1_low, self.m1_high = m1_low, m1_high
+        self.m2_low, self.m2_high = m2_low, m2_high
+
+    def __call__(self, x):
+        m1, m2 = x[..., 0], x[..., 1]
+        return (
+            (m1 >= self.m1_low)
+            & (m1 <= self.m1_high)
+            & (m2 >= self.m2_low)
+            & (m2 <= self.m2_high)
+            & (m2 <= m1)
+        )
+
+    def feasible_like(self, prototype):
+        m1 = (jnp.maximum(self.m1_low, self.m2_low) + self.m1_high) / 2
+        m2 = (self.m2_low + jnp.minimum(m1, self.m2_high)) / 2
+        point = jnp.stack(jnp.broadcast_arrays(m1, m2), axis=-1)
+        return jnp.broadcast_to(point, jnp.shape(prototype)).astype(jnp.result_type(prototype))

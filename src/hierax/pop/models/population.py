@@ -1,0 +1,294 @@
+"""``PopulationModel``: a rate-weighted mixture of power-law and Gaussian components.
+
+    rho(theta | Lambda) = sum_k R_k p_k(theta | Lambda_k),     R_k = exp(log_rate_k)
+
+with ``n_pl`` power-law components (:class:`PowerLawPrimaryMassRatio`) first and
+``n_g`` Gaussian components (:class:`OrderedTruncatedNormalMasses`) after them,
+each optionally times spin-magnitude, tilt, eccentricity and redshift factors
+(GWKokab's ``n_pls_m_gs`` family; hyperparameter names follow it so its prior
+files work unchanged). ``R_k`` is a local rate density in Gpc^-3 yr^-1. Every
+factor but the redshift one is a normalised density; with redshift the
+factor is ``psi_k(z) dV_C/dz / (1 + z)`` (unnormalised, see
+:mod:`hierax.pop.models.redshift`), so ``rho`` is then a rate per unit
+redshift (events per year).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from hierax.pop.cosmology import PLANCK15, Cosmology
+from hierax.pop.models._numerics import safe_logsumexp
+from hierax.pop.models.hyperparameters import (
+    ECCENTRICITY_OPTIONS,
+    REDSHIFT_OPTIONS,
+    component_hyperparameter_names,
+    eccentricity_distribution,
+    mass_distribution,
+    redshift_distribution,
+    spin_distributions,
+    tilt_distribution,
+)
+from hierax.pop.models.product import ProductDistribution
+from hierax.pop.parameters import parameter_names as _column_names
+
+__all__ = ["PopulationModel"]
+
+
+def _option(name, value, options):
+    """Normalise a ``False | True | str`` option to ``None`` or one of ``options``."""
+    if value is False or value is None:
+        return None
+    if value is True:
+        return options[0]
+    if isinstance(value, str) and value in options:
+        return value
+    raise ValueError(f"PopulationModel: {name} must be a bool or one of {options}, got {value!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PopulationModel:
+    """Rate density of a mixture of ``n_pl`` power-law and ``n_g`` Gaussian mass components.
+
+    Args:
+        n_pl, n_g: numbers of power-law and Gaussian components (``n_pl + n_g >= 1``).
+        spin: model the spin magnitudes ``a_1, a_2`` (Beta from mean and variance).
+        tilt: model ``cos_tilt_1, cos_tilt_2`` (isotropic plus aligned Gaussian).
+        eccentricity: ``False``, ``True``/``"truncated_normal"`` or ``"power_law"``.
+        redshift: ``False``, ``True``/``"power_law"`` or ``"madau_dickinson"``.
+        smoothing: Planck-taper smoothing of the power laws' low-mass edge
+            (adds ``delta_pl_<i>``).
+        cosmology: cosmology of the redshift factor.
+
+    The model is immutable and hashable; its methods are pure functions of
+    ``theta`` (shape ``(..., d)``, columns :attr:`parameter_names`) and a dict
+    ``hyper`` of scalar arrays keyed by :attr:`hyperparameter_names`, usable
+    under ``jit``, ``vmap`` and ``grad``.
+    """
+
+    n_pl: int = 1
+    n_g: int = 0
+    spin: bool = dataclasses.field(default=False, kw_only=True)
+    tilt: bool = dataclasses.field(default=False, kw_only=True)
+    eccentricity: bool | str | None = dataclasses.field(default=False, kw_only=True)
+    redshift: bool | str | None = dataclasses.field(default=False, kw_only=True)
+    smoothing: bool = dataclasses.field(default=False, kw_only=True)
+    cosmology: Cosmology = dataclasses.field(default=PLANCK15, kw_only=True)
+
+    def __post_init__(self):
+        for name in ("n_pl", "n_g"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"PopulationModel: {name} must be an int >= 0, got {value!r}.")
+        if self.n_pl + self.n_g < 1:
+            raise ValueError("PopulationModel: need at least one component (n_pl + n_g >= 1).")
+        for name in ("spin", "tilt", "smoothing"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"PopulationModel: {name} must be a bool, got {getattr(self, name)!r}."
+                )
+        if not isinstance(self.cosmology, Cosmology):
+            raise TypeError("PopulationModel: cosmology must be a hierax.pop.cosmology.Cosmology.")
+        ecc = _option("eccentricity", self.eccentricity, ECCENTRICITY_OPTIONS)
+        z = _option("redshift", self.redshift, REDSHIFT_OPTIONS)
+        object.__setattr__(self, "eccentricity", ecc)
+        object.__setattr__(self, "redshift", z)
+
+    # -- names ------------------------------------------------------------------
+
+    @property
+    def n_components(self) -> int:
+        return self.n_pl + self.n_g
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """Columns of ``theta`` (see :func:`hierax.pop.parameters.parameter_names`)."""
+        return _column_names(
+            spin=self.spin,
+            tilt=self.tilt,
+            eccentricity=self.eccentricity is not None,
+            redshift=self.redshift is not None,
+        )
+
+    def _components(self):
+        """``(family, index within family, global index)`` per component."""
+        return [("pl", i, i) for i in range(self.n_pl)] + [
+            ("g", j, self.n_pl + j) for j in range(self.n_g)
+        ]
+
+    def component_hyperparameters(self, k: int) -> tuple[str, ...]:
+        """Names read by component ``k`` (its ``log_rate_k`` first)."""
+        family, index, k = self._components()[k]
+        return component_hyperparameter_names(
+            family,
+            index,
+            k,
+            spin=self.spin,
+            tilt=self.tilt,
+            eccentricity=self.eccentricity,
+            redshift=self.redshift,
+            smoothing=self.smoothing,
+        )
+
+    @property
+    def hyperparameter_names(self) -> tuple[str, ...]:
+        """Every hyperparameter the model reads, component by component."""
+        names = []
+        for k in range(self.n_components):
+            names.extend(self.component_hyperparameters(k))
+        return tuple(names)
+
+    def check_hyperparameters(self, hyper) -> None:
+        """Raise ``ValueError`` naming missing and unknown hyperparameters."""
+        if not isinstance(hyper, dict):
+            raise TypeError(
+                f"PopulationModel: hyper must be a dict of arrays, got {type(hyper).__name__}."
+            )
+        expected = self.hyperparameter_names
+        missing = [n for n in expected if n not in hyper]
+        unknown = sorted(n for n in hyper if n not in set(expected))
+        if missing or unknown:
+            raise ValueError(
+                f"PopulationModel(n_pl={self.n_pl}, n_g={self.n_g}): hyperparameters do not "
+                f"match; missing: {missing or 'none'}; unknown: {unknown or 'none'}."
+            )
+
+    def _require(self, hyper) -> None:
+        if not isinstance(hyper, dict):
+            raise TypeError(
+                f"PopulationModel: hyper must be a dict of arrays, got {type(hyper).__name__}."
+            )
+        missing = [n for n in self.hyperparameter_names if n not in hyper]
+        if missing:
+            raise ValueError(
+                f"PopulationModel(n_pl={self.n_pl}, n_g={self.n_g}): missing hyperparameters "
+                f"{missing}."
+            )
+
+    def _check_theta(self, theta):
+        theta = jnp.asarray(theta)
+        d = len(self.parameter_names)
+        if theta.ndim < 1 or theta.shape[-1] != d:
+            raise ValueError(
+                f"PopulationModel: theta must have shape (..., {d}) with columns "
+                f"{self.parameter_names}, got shape {theta.shape}."
+            )
+        return theta
+
+    # -- per-component distributions ------------------------------------------
+
+    def _blocks(self, k, hyper, validate_args=None):
+        """``(blocks without redshift, redshift model or None)`` of component ``k``.
+
+        Concrete hyperparameters are checked (``ValueError``) unless ``validate_args``
+        is false; traced ones never are.
+        """
+        family, index, _ = self._components()[k]
+        flag = validate_args
+        blocks = [mass_distribution(family, index, hyper, smoothing=self.smoothing,
+                                    validate_args=flag)]
+        if self.spin:
+            blocks.extend(spin_distributions(family, index, hyper, flag))
+        if self.tilt:
+            blocks.append(tilt_distribution(family, index, hyper, flag))
+        if self.eccentricity is not None:
+            blocks.append(eccentricity_distribution(family, index, hyper, self.eccentricity, flag))
+        z_model = None
+        if self.redshift is not None:
+            z_model = redshift_distribution(family, index, hyper, self.redshift, self.cosmology,
+                                            flag)
+        return blocks, z_model
+
+    def _evaluation_blocks(self, k, hyper):
+        """Blocks for density evaluation: arguments checked once, no per-value warnings
+        (values outside one component's support are expected in a mixture)."""
+        self._blocks(k, hyper)
+        return self._blocks(k, hyper, validate_args=False)
+
+    def components(self, hyper) -> list:
+        """``p_k`` as distributions with ``event_shape (d,)``.
+
+        With redshift, the last block is the normalised ``p(z)`` on ``[0, z_max]``.
+        """
+        self._require(hyper)
+        out = []
+        for k in range(self.n_components):
+            blocks, z_model = self._blocks(k, hyper)
+            out.append(ProductDistribution(blocks + ([z_model] if z_model is not None else [])))
+        return out
+
+    def _log_volumes(self, hyper):
+        """``log V_k`` per component (0 without redshift), stacked to shape ``(K,)``."""
+        values = []
+        for k in range(self.n_components):
+            _, z_model = self._blocks(k, hyper)
+            values.append(0.0 if z_model is None else z_model.log_volume())
+        return jnp.stack(jnp.broadcast_arrays(*values))
+
+    def _log_rates(self, hyper):
+        return jnp.stack(
+            jnp.broadcast_arrays(
+                *[jnp.asarray(hyper[f"log_rate_{k}"]) for k in range(self.n_components)]
+            )
+        )
+
+    # -- densities and rates ----------------------------------------------------
+
+    def component_log_densities(self, theta, hyper):
+        """``ln R_k + ln p_k(theta)``, shape ``(..., K)``.
+
+        With redshift, ``p_k`` includes the unnormalised factor ``psi_k dV_C/dz / (1 + z)``.
+        """
+        self._require(hyper)
+        theta = self._check_theta(theta)
+        columns = theta.shape[-1] - (self.redshift is not None)
+        out = []
+        for k in range(self.n_components):
+            blocks, z_model = self._evaluation_blocks(k, hyper)
+            value = jnp.asarray(hyper[f"log_rate_{k}"]) + ProductDistribution(
+                blocks, validate_args=False
+            ).log_prob(theta[..., :columns])
+            if z_model is not None:
+                value = value + z_model.log_rate_factor(theta[..., -1])
+            out.append(value)
+        return jnp.stack(jnp.broadcast_arrays(*out), axis=-1)
+
+    def log_rate_density(self, theta, hyper):
+        """``ln rho(theta | Lambda)``, shape ``(...)``; ``-inf`` outside the support."""
+        return safe_logsumexp(self.component_log_densities(theta, hyper), axis=-1)
+
+    def log_total_rate(self, hyper):
+        """``ln sum_k R_k V_k`` (``V_k`` = redshift volume in Gpc^3, 1 without redshift)."""
+        self._require(hyper)
+        return safe_logsumexp(self._log_rates(hyper) + self._log_volumes(hyper), axis=0)
+
+    def expected_number(self, hyper, time=1.0):
+        """``time * sum_k R_k V_k``: expected number of mergers (all, not only detected).
+
+        With redshift, ``time`` is in (detector-frame) years; without, ``sum_k R_k`` is a
+        rate density and the result is per Gpc^3.
+        """
+        return time * jnp.exp(self.log_total_rate(hyper))
+
+    def sample(self, key, hyper, num: int):
+        """``(theta, labels)``: ``num`` draws from the normalised mixture.
+
+        Components are picked with probabilities ``R_k V_k / sum_j R_j V_j``;
+        ``theta`` has shape ``(num, d)``, ``labels`` (int32) shape ``(num,)``.
+        """
+        self._require(hyper)
+        num = int(num)
+        key_labels, key_draws = jax.random.split(key)
+        log_weights = self._log_rates(hyper) + self._log_volumes(hyper)
+        labels = jax.random.categorical(key_labels, log_weights, shape=(num,)).astype(jnp.int32)
+        keys = jax.random.split(key_draws, self.n_components)
+        draws = [
+            dist.sample(k, (num,)) for dist, k in zip(self.components(hyper), keys, strict=True)
+        ]
+        dtype = jnp.result_type(*draws)
+        stacked = jnp.stack([d.astype(dtype) for d in draws])
+        theta = jnp.take_along_axis(stacked, labels[None, :, None], axis=0)[0]
+        return theta, labels
