@@ -9,6 +9,7 @@ adaptation functions over flat positions; :mod:`hierax.infer.util` and
 from hierax.infer import reparam
 from hierax.infer.arviz import to_inference_data
 from hierax.infer.checkpoint import SavedRun, load, resume, save
+from hierax.infer.flowmc import FlowMC
 from hierax.infer.hmc import HMC, NUTS
 from hierax.infer.initialization import (
     init_to_feasible,
@@ -31,6 +32,7 @@ from hierax.infer.util import (
 )
 
 __all__ = [
+    "FlowMC",
     "HMC",
     "MCMC",
     "NUTS",
