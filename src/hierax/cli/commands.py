@@ -16,17 +16,23 @@ __all__ = ["COMMANDS", "run_config_template", "run_infer", "run_mock", "run_repo
 
 def run_mock(args: argparse.Namespace) -> int:
     """Make mock catalogs (population, detections, mock posteriors) in ``args.output``."""
-    raise NotImplementedError("hierax-pop mock is not available yet.")
+    from hierax.cli.mock_command import run_mock as action
+
+    return action(args)
 
 
 def run_infer(args: argparse.Namespace) -> int:
     """Hierarchical inference of the hyperparameters; writes ``args.output``."""
-    raise NotImplementedError("hierax-pop infer is not available yet.")
+    from hierax.cli.infer_command import run_infer as action
+
+    return action(args)
 
 
 def run_report(args: argparse.Namespace) -> int:
     """Plots and an HTML page from the output folder ``args.directory``."""
-    raise NotImplementedError("hierax-pop report is not available yet.")
+    from hierax.cli.report import run_report as action
+
+    return action(args)
 
 
 def run_config_template(args: argparse.Namespace) -> int:

@@ -21,6 +21,12 @@ Needs the ``pop`` extra: ``pip install "hierax[pop]"``.
 from hierax.pop import selection
 from hierax.pop.cosmology import PLANCK15, Cosmology
 from hierax.pop.data import EventSamples
+from hierax.pop.inference import (
+    DIAGNOSTIC_SITES,
+    ordered_hyperparameter_pairs,
+    population_model,
+    run_nuts,
+)
 from hierax.pop.likelihood import (
     DiscreteLikelihood,
     LikelihoodTerms,
@@ -57,6 +63,7 @@ from hierax.pop.selection import (
 from hierax.pop.selection import from_config as selection_from_config
 
 __all__ = [
+    "DIAGNOSTIC_SITES",
     "PLANCK15",
     "LOG_PRIOR_COLUMN",
     "AnalyticDetector",
@@ -87,12 +94,15 @@ __all__ = [
     "log_prior",
     "make_mock_catalog",
     "neural_vt",
+    "ordered_hyperparameter_pairs",
     "parameter_names",
     "parse_prior_config",
+    "population_model",
     "read_gwkokab_hdf5",
     "read_pesummary",
     "read_text_events",
     "record_diagnostics",
+    "run_nuts",
     "sample_hyperparameters",
     "selection",
     "selection_from_config",

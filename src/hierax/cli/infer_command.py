@@ -1,0 +1,219 @@
+"""``hierax-pop infer``, ``n_sage_n_pls_m_gs`` and ``f_sage_n_pls_m_gs``: one run, start to end.
+
+Reads the events (``--posterior-regex``, ``--posterior-columns``), builds the
+population model from the model flags, the prior from ``--prior-cfg`` (default:
+the template prior of the model), the selection estimator from ``--pmean-cfg``
+(default: the analytic detector) and the sampler from ``--sampler-cfg``
+(default: :func:`default_sampler_config`), runs it and writes the outputs
+described in :mod:`hierax.cli.outputs`.
+
+NUTS runs in chunks of :data:`hierax.cli.samplers.CHUNK_DRAWS` draws per chain: after warmup and
+after every chunk the sampler state is checkpointed and the chunk's draws are
+appended to ``state/``. Iteration ``i`` of a chain uses ``fold_in(chain_key,
+i)``, so ``--resume`` continues from the last complete chunk and ends with the
+draws an uninterrupted run makes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from hierax.cli.args import model_options
+from hierax.cli.errors import UserInputError, read_json_file
+from hierax.cli.outputs import open_log, write_json_atomically
+from hierax.cli.sampler_config import NutsConfig, parse_sampler_config
+
+__all__ = ["DEFAULT_SAMPLER", "default_sampler_config", "run_infer"]
+
+DEFAULT_SAMPLER = "nuts"
+"""The sampler used when neither ``--sampler`` nor ``--sampler-cfg`` says."""
+_DEFAULT_PMEAN = {"estimator_type": "analytic_pdet"}
+_HDF5_SUFFIXES = (".h5", ".hdf5")
+
+
+def default_sampler_config(kind: str | None = None):
+    """The built-in sampler settings of ``kind`` (default :data:`DEFAULT_SAMPLER`).
+
+    NUTS: 4 chains x (1000 warmup + 1000 draws), target acceptance 0.9, chains
+    across devices when there are several, vectorized otherwise.
+    """
+    from hierax.cli.templates import FLOWMC_TEMPLATE
+    from hierax.pop.inference import DEFAULT_NUTS_SETTINGS, default_chain_method
+
+    kind = kind or DEFAULT_SAMPLER
+    if kind == "flowmc":
+        return parse_sampler_config(FLOWMC_TEMPLATE, "flowmc", source="default flowMC config")
+    settings = DEFAULT_NUTS_SETTINGS
+    config = {"kernel": {"target_accept_prob": settings["target_accept_prob"],
+                         "max_tree_depth": settings["max_tree_depth"]},
+              "mcmc": {"num_warmup": settings["num_warmup"],
+                       "num_samples": settings["num_samples"],
+                       "num_chains": settings["num_chains"],
+                       "chain_method": default_chain_method(settings["num_chains"])}}
+    return parse_sampler_config(config, "nuts", source="default NUTS config")
+
+
+# -- inputs ---------------------------------------------------------------------------
+
+
+def _sampler_config(args):
+    if args.sampler_cfg is None:
+        return default_sampler_config(args.sampler)
+    return parse_sampler_config(args.sampler_cfg, args.sampler)
+
+
+def _events(args, population):
+    from hierax.pop.readers import read_gwkokab_hdf5, read_text_events
+
+    names = tuple(population.parameter_names)
+    columns = list(args.posterior_columns or names)
+    log_prior = "log_prior" if "log_prior" in columns else "auto"
+    columns = [c for c in columns if c != "log_prior"]
+    if sorted(columns) != sorted(names):
+        raise UserInputError(f"the model reads the columns {' '.join(names)}, but "
+                             f"--posterior-columns gives {' '.join(columns)}; change the model "
+                             "flags or the columns", source="--posterior-columns")
+    reader = read_text_events
+    if str(args.posterior_regex).lower().endswith(_HDF5_SUFFIXES):
+        reader = read_gwkokab_hdf5
+    return reader(args.posterior_regex, names, log_prior_column=log_prior)
+
+
+def _prior(args, population):
+    from hierax.cli.templates import prior_template
+    from hierax.pop.inference import ordered_hyperparameter_pairs
+    from hierax.pop.priors import parse_prior_config
+
+    names = population.hyperparameter_names
+    if args.prior_cfg is None:
+        config = prior_template(names)[0]
+    else:
+        read_json_file(args.prior_cfg, what="prior config")  # one clear message if unreadable
+        config = args.prior_cfg
+    return parse_prior_config(config, names,
+                              ordered_pairs=ordered_hyperparameter_pairs(population))
+
+
+def _selection(args, population):
+    from hierax.pop.selection import from_config
+
+    if args.pmean_cfg is None:
+        return from_config(_DEFAULT_PMEAN, population.parameter_names), dict(_DEFAULT_PMEAN)
+    config = read_json_file(args.pmean_cfg, what="pmean config")
+    try:
+        return from_config(args.pmean_cfg, population.parameter_names), config
+    except (ValueError, TypeError) as exc:
+        raise UserInputError(str(exc), source=f"pmean config '{args.pmean_cfg}'") from None
+
+
+def _truths_path(pattern: str) -> str | None:
+    """``hyperparameters.json`` of a mock realization the event files come from, if any."""
+    from hierax.pop.readers import find_event_files
+
+    folder = find_event_files(pattern)[0].resolve().parent
+    for candidate in (folder / "hyperparameters.json", folder.parent / "hyperparameters.json"):
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+class RunInputs:
+    """Everything a run reads, validated; ``settings`` is what ``--resume`` must match."""
+
+    def __init__(self, args: argparse.Namespace):
+        from hierax.pop.likelihood import DiscreteLikelihood
+        from hierax.pop.models import PopulationModel
+
+        self.options = model_options(args)
+        self.population = PopulationModel(**self.options)
+        self.sampler_config = _sampler_config(args)
+        self.kind = self.sampler_config.kind
+        self.events = _events(args, self.population)
+        self.prior = _prior(args, self.population)
+        self.selection, self.pmean_config = _selection(args, self.population)
+        self.likelihood = DiscreteLikelihood(self.events, self.population.log_rate_density,
+                                             self.selection, n_buckets=args.n_buckets)
+        self.truths_path = _truths_path(args.posterior_regex)
+        self.seed = args.seed
+        self.settings = {
+            "model": self.options, "seed": args.seed, "n_buckets": args.n_buckets,
+            "sampler": self.kind, "sampler_config": self.sampler_config.model_dump(),
+            "prior_config": self.prior.config, "pmean_config": self.pmean_config,
+            "posterior_regex": str(args.posterior_regex),
+            "event_names": list(self.events.event_names),
+            "num_events": self.events.num_events, "num_samples_total": self.events.num_samples,
+            "parameter_names": list(self.population.parameter_names),
+            "hyperparameter_names": list(self.population.hyperparameter_names),
+            "free_hyperparameters": list(self.prior.free_names),
+            "truths_path": self.truths_path,
+        }
+
+    def model_fn(self):
+        """The hierax model with every argument bound."""
+        from hierax.pop.inference import population_model
+
+        return functools.partial(population_model, self.population, self.prior, self.likelihood)
+
+
+# -- output folder -----------------------------------------------------------------------
+
+
+def _prepare_output(output: Path, settings: dict, resume: bool, log_print) -> Path:
+    """Create ``output``; check a resumed run's settings; returns the state folder."""
+    output.mkdir(parents=True, exist_ok=True)
+    state = output / "state"
+    saved_path = output / "run.json"
+    if resume and saved_path.is_file():
+        saved = json.loads(saved_path.read_text())
+        changed = sorted(k for k in settings if saved.get(k) != json.loads(json.dumps(
+            settings[k])))
+        if changed:
+            raise UserInputError(f"cannot resume: {', '.join(changed)} differ from the run in "
+                                 f"'{output}'; give the same inputs or drop --resume",
+                                 source="--resume")
+    elif resume:
+        log_print(f"--resume: no run to continue in '{output}'; starting a new one.")
+    elif state.exists():
+        log_print(f"'{output}' holds an earlier run; starting over (use --resume to continue "
+                  "an interrupted run).")
+        shutil.rmtree(state)
+    state.mkdir(exist_ok=True)
+    write_json_atomically(saved_path, settings)
+    return state
+
+
+def run_infer(args: argparse.Namespace) -> int:
+    """Hierarchical inference of the hyperparameters; writes ``args.output``."""
+    from hierax.cli.infer_outputs import finish_run
+    from hierax.cli.samplers import run_flowmc, run_nuts_chunked
+
+    inputs = RunInputs(args)
+    if args.resume and inputs.kind != "nuts":
+        raise UserInputError("--resume continues NUTS runs only; flowMC runs start over",
+                             source="--resume")
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    log = open_log(output / "log.txt")
+
+    def log_print(message, stream=sys.stderr):
+        log.info(message)
+        print(message, file=stream)
+
+    state = _prepare_output(output, inputs.settings, args.resume, log_print)
+    log_print(f"{inputs.events.num_events} events, {inputs.events.num_samples} samples; "
+              f"model {inputs.options}; sampler {inputs.kind}; output '{output}'",
+              stream=sys.stdout)
+    model = inputs.model_fn()
+    if isinstance(inputs.sampler_config, NutsConfig):
+        draws, stats = run_nuts_chunked(model, inputs.sampler_config, inputs.seed, state,
+                                        resume=args.resume, log_print=log_print)
+    else:
+        draws, stats = run_flowmc(model, inputs.sampler_config, inputs.seed, log_print)
+    finish_run(output, inputs, draws, stats, log_print)
+    return 0
+

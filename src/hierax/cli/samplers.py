@@ -1,0 +1,146 @@
+"""Running the samplers of ``hierax-pop infer``: chunked, resumable NUTS and flowMC.
+
+Both return ``(draws, stats)``: dicts of ``(chains, draws, ...)`` NumPy arrays,
+``draws`` holding every site of the model, ``stats`` the per-draw sampler
+statistics under ArviZ's names.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from hierax.cli.errors import UserInputError
+from hierax.cli.outputs import ChunkStore
+
+__all__ = ["CHUNK_DRAWS", "run_flowmc", "run_nuts_chunked"]
+
+CHUNK_DRAWS = 100
+"""Draws per chain between two checkpoints of a NUTS run."""
+
+# hierax's per-draw statistic -> ArviZ's name.
+_STAT_NAMES = {"diverging": "diverging", "accept_prob": "acceptance_rate",
+               "num_steps": "n_steps", "tree_depth": "tree_depth", "energy": "energy",
+               "step_size": "step_size", "potential_energy": "potential_energy",
+               "global_move": "global_move"}
+_STAT_PREFIX = "stat__"
+
+
+def _chunk_arrays(samples, fields) -> dict:
+    arrays = {k: np.asarray(v) for k, v in samples.items()}
+    arrays.update({_STAT_PREFIX + k: np.asarray(v) for k, v in fields.items()})
+    return arrays
+
+
+def _split_chunk_arrays(arrays) -> tuple[dict, dict]:
+    draws = {k: v for k, v in arrays.items() if not k.startswith(_STAT_PREFIX)}
+    stats = {_STAT_NAMES.get(k[len(_STAT_PREFIX):], k[len(_STAT_PREFIX):]): v
+             for k, v in arrays.items() if k.startswith(_STAT_PREFIX)}
+    return draws, stats
+
+
+def chunk_iterations(num_samples: int, thinning: int) -> int:
+    """Iterations per chunk: at most ``CHUNK_DRAWS * thinning``, a multiple of ``thinning``.
+
+    A size dividing ``num_samples`` is preferred (one compiled loop for every
+    chunk) unless it is below a quarter of the largest size.
+    """
+    largest = min(num_samples, CHUNK_DRAWS * thinning)
+    for size in range(largest, max(largest // 4, 1) - 1, -1):
+        if num_samples % size == 0 and size % thinning == 0:
+            return size
+    return largest
+
+
+def _make_mcmc(model, config, chunk_iterations):
+    from hierax.infer import MCMC, NUTS
+
+    settings = config.mcmc
+    return MCMC(NUTS(model, **config.kernel.kernel_kwargs()), num_warmup=settings.num_warmup,
+                num_samples=chunk_iterations, num_chains=settings.num_chains,
+                thinning=settings.thinning, chain_method=settings.chain_method,
+                progress_bar=settings.progress_bar)
+
+
+def _start_or_resume(mcmc, key, checkpoint: Path, resume: bool, log_print) -> int:
+    """Warm up (and checkpoint) or continue from ``checkpoint``; sampling iterations done."""
+    from hierax.infer import checkpoint as saved_runs
+
+    if resume and checkpoint.is_file():
+        run = saved_runs.resume(mcmc, checkpoint)
+        done = int(np.min(np.asarray(run.last_state.iteration))) - mcmc.num_warmup
+        log_print(f"--resume: continuing after {done} draws per chain.")
+        return done
+    if mcmc.num_warmup:
+        mcmc.warmup(key)
+        _checkpoint(mcmc, checkpoint)
+    return 0
+
+
+def _checkpoint(mcmc, path: Path) -> None:
+    """Save the chains' state to ``path``; the next ``run`` continues from it.
+
+    Only ``last_state`` is saved: the state a run started from is donated to
+    the compiled loop and no longer exists.
+    """
+    from hierax.infer import checkpoint as saved_runs
+
+    mcmc.post_warmup_state = None
+    saved_runs.save(mcmc, path)
+    mcmc.post_warmup_state = mcmc.last_state
+
+
+def run_nuts_chunked(model, config, seed: int, state: Path, *, resume: bool, log_print):
+    """NUTS in chunks with a checkpoint after each; ``(draws, stats)`` of the whole run."""
+    import jax
+    from tqdm.auto import tqdm
+
+    settings = config.mcmc
+    chunk = chunk_iterations(settings.num_samples, settings.thinning)
+    store, checkpoint = ChunkStore(state), state / "checkpoint.nc"
+    mcmc = _make_mcmc(model, config, chunk)
+    key = jax.random.PRNGKey(seed)
+    done = _start_or_resume(mcmc, key, checkpoint, resume, log_print)
+    index = math.ceil(done / chunk)
+    store.keep_first(index)
+    bar = tqdm(total=settings.num_samples, initial=done, desc="sample", dynamic_ncols=True,
+               disable=not settings.progress_bar)
+    mcmc.progress_bar = False
+    try:
+        while done < settings.num_samples:
+            mcmc.num_samples = min(chunk, settings.num_samples - done)
+            mcmc.run(key)
+            store.append(index, _chunk_arrays(mcmc.get_samples(group_by_chain=True),
+                                              mcmc.get_extra_fields(group_by_chain=True)))
+            _checkpoint(mcmc, checkpoint)
+            done, index = done + mcmc.num_samples, index + 1
+            bar.update(mcmc.num_samples)
+    finally:
+        bar.close()
+    log_print(f"NUTS: {settings.num_chains} chains x {settings.num_samples} draws "
+              f"(thinning {settings.thinning}) after {settings.num_warmup} warmup iterations.")
+    return _split_chunk_arrays(store.read(index))
+
+
+
+def run_flowmc(model, config, seed: int, log_print):
+    """flowMC (``hierax.infer.flowmc.FlowMC``) tuned by a NUTS warmup; ``(draws, stats)``."""
+    import jax
+
+    try:
+        from hierax.infer.flowmc import FlowMC
+    except ImportError as exc:
+        raise UserInputError(f"flowMC sampling is not available: {exc}") from None
+    bundle = config.bundle_config.model_dump(exclude_unset=True)
+    try:
+        sampler = FlowMC.from_bundle_config(model, bundle)
+    except ImportError as exc:
+        raise UserInputError(str(exc)) from None
+    sampler.run(jax.random.PRNGKey(seed))
+    log_print(f"flowMC posterior draws: {sampler.posterior_draws}.")
+    draws = {k: np.asarray(v) for k, v in sampler.get_samples(group_by_chain=True).items()}
+    fields = sampler.get_extra_fields(group_by_chain=True)
+    stats = {_STAT_NAMES.get(k, k): np.asarray(v) for k, v in fields.items()}
+    return draws, stats

@@ -1,0 +1,130 @@
+"""Population inference as a hierax model: priors, the likelihood factor, MC diagnostics.
+
+:func:`population_model` is the hierax model behind ``hierax-pop infer``::
+
+    model = PopulationModel(n_pl=1)
+    spec = parse_prior_config("prior.json", model.hyperparameter_names,
+                              ordered_pairs=ordered_hyperparameter_pairs(model))
+    likelihood = DiscreteLikelihood(events, model.log_rate_density, selection)
+    mcmc = run_nuts(population_model, jax.random.PRNGKey(0), model, spec, likelihood)
+    mcmc.print_summary()
+
+Every evaluation records the Monte Carlo diagnostics of the likelihood estimate
+(Talbot & Golomb 2023, MNRAS 526, 3495; Farr 2019, RNAAS 3, 66) as
+``deterministic`` sites, so each posterior draw carries them:
+``mu``, ``log_likelihood_variance``, ``min_event_effective_samples``,
+``selection_effective_draws`` and ``mc_error_violated`` (True where a threshold
+of :func:`hierax.pop.likelihood.record_diagnostics` is violated).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import jax
+
+from hierax.pop.likelihood import record_diagnostics
+from hierax.pop.priors import sample_hyperparameters
+from hierax.primitives import deterministic, factor
+
+__all__ = [
+    "DIAGNOSTIC_SITES",
+    "DEFAULT_NUTS_SETTINGS",
+    "default_chain_method",
+    "ordered_hyperparameter_pairs",
+    "population_model",
+    "run_nuts",
+]
+
+DIAGNOSTIC_SITES = ("mu", "log_likelihood_variance", "min_event_effective_samples",
+                    "selection_effective_draws", "mc_error_violated")
+"""Deterministic sites :func:`population_model` records at every draw."""
+
+DEFAULT_NUTS_SETTINGS = {"num_warmup": 1000, "num_samples": 1000, "num_chains": 4,
+                         "target_accept_prob": 0.9, "max_tree_depth": 10}
+"""Settings of :func:`run_nuts` when none are given."""
+
+_ORDERED_STEMS = (("mmin", "mmax"), ("m1_low", "m1_high"), ("m2_low", "m2_high"),
+                  ("eccentricity_low", "eccentricity_high"))
+
+
+def ordered_hyperparameter_pairs(population) -> tuple[tuple[str, str], ...]:
+    """Pairs ``(a, b)`` of hyperparameters the population needs with ``a < b``.
+
+    E.g. ``("mmin_pl_0", "mmax_pl_0")``; pass them as ``ordered_pairs`` to
+    :func:`hierax.pop.priors.parse_prior_config`, which then rejects a prior
+    under which ``mmin_pl_0 >= mmax_pl_0`` always holds.
+    """
+    names = set(population.hyperparameter_names)
+    pairs = []
+    for name in population.hyperparameter_names:
+        for low, high in _ORDERED_STEMS:
+            match = re.fullmatch(rf"{low}(_(?:pl|g)_[0-9]+)", name)
+            if match and f"{high}{match.group(1)}" in names:
+                pairs.append((name, f"{high}{match.group(1)}"))
+    return tuple(pairs)
+
+
+def population_model(population, prior_spec, likelihood, *, penalty=None):
+    """The hierax model of a population inference (a function to give to NUTS).
+
+    Args:
+        population: a :class:`hierax.pop.models.PopulationModel` (used for the
+            hyperparameter check; the likelihood holds its rate density).
+        prior_spec: a :class:`hierax.pop.priors.PriorSpec` over
+            ``population.hyperparameter_names``.
+        likelihood: a :class:`hierax.pop.likelihood.DiscreteLikelihood` (or any
+            callable ``hyper -> LikelihoodTerms``).
+        penalty: optional log-density penalty where the Monte Carlo error is too
+            large (see :func:`hierax.pop.likelihood.record_diagnostics`).
+
+    Sites: one ``sample`` site per free hyperparameter, ``deterministic`` sites for
+    constants, ties and :data:`DIAGNOSTIC_SITES`, and the ``factor`` site
+    ``log_likelihood``.
+    """
+    wanted = tuple(population.hyperparameter_names)
+    if tuple(prior_spec.hyperparameter_names) != wanted:
+        raise ValueError(
+            f"population_model: the prior covers {prior_spec.hyperparameter_names}, the "
+            f"population needs {wanted}.")
+    hyper = sample_hyperparameters(prior_spec)
+    terms = likelihood(hyper)
+    factor("log_likelihood", terms.log_likelihood)
+    violated = record_diagnostics(terms, penalty=penalty)
+    deterministic("mc_error_violated", violated)
+
+
+def run_nuts(model, rng_key, *model_args, num_warmup=None, num_samples=None, num_chains=None,
+             chain_method=None, progress_bar=False, kernel_kwargs=None, **model_kwargs):
+    """Run NUTS on ``model(*model_args, **model_kwargs)``; returns the finished ``MCMC``.
+
+    The arguments are bound to the model (they may be any Python objects, such
+    as a population and a likelihood). Defaults come from
+    :data:`DEFAULT_NUTS_SETTINGS`. ``chain_method`` None runs chains in parallel
+    across devices when there are several (and the number of chains allows it),
+    vectorized otherwise. ``kernel_kwargs`` go to ``NUTS``.
+    """
+    from hierax.infer import MCMC, NUTS
+
+    settings = DEFAULT_NUTS_SETTINGS
+    kernel = {"target_accept_prob": settings["target_accept_prob"],
+              "max_tree_depth": settings["max_tree_depth"], **(kernel_kwargs or {})}
+    chains = settings["num_chains"] if num_chains is None else num_chains
+    bound = functools.partial(model, *model_args, **model_kwargs)
+    mcmc = MCMC(NUTS(bound, **kernel),
+                num_warmup=settings["num_warmup"] if num_warmup is None else num_warmup,
+                num_samples=settings["num_samples"] if num_samples is None else num_samples,
+                num_chains=chains,
+                chain_method=chain_method or default_chain_method(chains),
+                progress_bar=progress_bar)
+    mcmc.run(rng_key)
+    return mcmc
+
+
+def default_chain_method(num_chains: int) -> str:
+    """``"parallel"`` when several devices can share the chains, else ``"vectorized"``."""
+    devices = jax.local_device_count()
+    if devices > 1 and num_chains > 1 and any(num_chains % d == 0 for d in range(2, devices + 1)):
+        return "parallel"
+    return "vectorized"

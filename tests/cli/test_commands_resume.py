@@ -1,0 +1,69 @@
+"""Chunked NUTS with checkpoints: a run interrupted after a chunk and resumed ends with the
+draws of an uninterrupted run; chunk sizes; atomic chunk files."""
+
+import numpy as np
+import pytest
+
+import hierax
+import hierax.distributions as dist
+from hierax.cli import samplers
+from hierax.cli.outputs import ChunkStore
+from hierax.cli.sampler_config import parse_sampler_config
+
+pytest.importorskip("xarray")
+
+CONFIG = parse_sampler_config({"kernel": {"max_tree_depth": 4},
+                               "mcmc": {"num_warmup": 40, "num_samples": 30, "num_chains": 2,
+                                        "chain_method": "vectorized", "progress_bar": False}},
+                              "nuts")
+
+
+def model():
+    hierax.sample("x", dist.Normal(1.0, 2.0))
+    hierax.sample("s", dist.LogNormal(0.0, 0.5))
+
+
+def _run(folder, resume=False):
+    return samplers.run_nuts_chunked(model, CONFIG, 3, folder, resume=resume,
+                                     log_print=lambda *a, **k: None)
+
+
+def test_interrupted_run_resumes_to_the_same_draws(tmp_path, monkeypatch):
+    monkeypatch.setattr(samplers, "CHUNK_DRAWS", 10)
+    reference, reference_stats = _run(tmp_path / "whole")
+    assert reference["x"].shape == (2, 30) and reference_stats["diverging"].shape == (2, 30)
+    original = ChunkStore.append
+
+    def append_then_stop(self, index, arrays):
+        if index == 1:
+            raise KeyboardInterrupt
+        original(self, index, arrays)
+
+    monkeypatch.setattr(ChunkStore, "append", append_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "cut")
+    assert ChunkStore(tmp_path / "cut").indices() == [0]
+    monkeypatch.setattr(ChunkStore, "append", original)
+    resumed, resumed_stats = _run(tmp_path / "cut", resume=True)
+    assert ChunkStore(tmp_path / "cut").indices() == [0, 1, 2]
+    for name in ("x", "s"):
+        np.testing.assert_allclose(resumed[name], reference[name], rtol=1e-5)
+    np.testing.assert_array_equal(resumed_stats["n_steps"], reference_stats["n_steps"])
+
+
+def test_chunk_sizes_divide_the_run_and_respect_thinning():
+    assert samplers.chunk_iterations(1000, 1) == 100
+    assert samplers.chunk_iterations(250, 1) == 50
+    assert samplers.chunk_iterations(30, 1) == 30
+    assert samplers.chunk_iterations(997, 1) == 100  # no divisor near 100: a shorter last chunk
+    assert samplers.chunk_iterations(300, 2) % 2 == 0
+
+
+def test_chunk_store_keeps_only_checkpointed_chunks(tmp_path):
+    store = ChunkStore(tmp_path)
+    for index in range(3):
+        store.append(index, {"x": np.full((2, 4), index)})
+    store.keep_first(2)
+    assert store.indices() == [0, 1]
+    np.testing.assert_array_equal(store.read(2)["x"][0], [0, 0, 0, 0, 1, 1, 1, 1])
+    assert not list(tmp_path.glob(".*"))
