@@ -340,6 +340,11 @@ def test_warmup_then_run_equals_a_single_run():
     split.run(jax.random.PRNGKey(99), y)  # the chains keep their own keys
     np.testing.assert_array_equal(np.asarray(split.get_samples()["mu"]),
                                   np.asarray(single.get_samples()["mu"]))
+    # The state a run starts from stays usable: a second run from it repeats the draws.
+    first = np.asarray(split.get_samples()["mu"])
+    jax.tree.map(np.asarray, split.post_warmup_state)
+    split.run(jax.random.PRNGKey(99), y)
+    np.testing.assert_array_equal(np.asarray(split.get_samples()["mu"]), first)
 
 
 def test_typed_keys_and_init_params():

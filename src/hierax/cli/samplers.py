@@ -80,14 +80,9 @@ def _start_or_resume(mcmc, key, checkpoint: Path, resume: bool, log_print) -> in
 
 
 def _checkpoint(mcmc, path: Path) -> None:
-    """Save the chains' state to ``path``; the next ``run`` continues from it.
-
-    Only ``last_state`` is saved: the state a run started from is donated to
-    the compiled loop and no longer exists.
-    """
+    """Save the chains' state to ``path``; the next ``run`` continues from it."""
     from hierax.infer import checkpoint as saved_runs
 
-    mcmc.post_warmup_state = None
     saved_runs.save(mcmc, path)
     mcmc.post_warmup_state = mcmc.last_state
 

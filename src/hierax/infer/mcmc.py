@@ -405,8 +405,9 @@ class MCMC:
         """
         rng_key = self._start(rng_key, args, kwargs, init_params)
         if self.post_warmup_state is not None:
-            chain = self.post_warmup_state
-            self._check_resume_state(chain)
+            self._check_resume_state(self.post_warmup_state)
+            # The compiled loop consumes (donates) its input state; the user's copy stays valid.
+            chain = jax.tree.map(lambda leaf: jnp.array(leaf, copy=True), self.post_warmup_state)
         else:
             chain = self._initial_chain_state(rng_key, init_params)
             if self.num_warmup:
