@@ -23,11 +23,15 @@ Monte Carlo error, reported at every evaluation:
 - the effective number of selection draws ``mu_hat^2 / Var(mu_hat)``, which should
   exceed ``4 N`` (Farr 2019, RNAAS 3, 66).
 
-Layout: the samples of all events are concatenated; per-event reductions use
-``jax.ops.segment_max``/``segment_sum`` over the sorted event index (no padding).
-Alternatively ``n_buckets`` groups events of similar sample counts into padded,
-masked blocks; both give the same value to rounding. With several JAX devices
-the sample axis is sharded across them.
+Layout: events of similar sample counts are grouped into padded, masked
+``(events, width)`` buckets, chosen so that padding adds at most 10% of the
+samples (a single dense block when all counts are equal), or ``n_buckets`` of
+them as asked; the rows of all buckets and the selection draws are evaluated
+in one call of ``ln rho`` and each bucket is a reshape of its slice. The
+``"segments"`` layout (implied when the sample axis is sharded across several
+JAX devices) concatenates the samples without padding and reduces with
+``jax.ops.segment_max``/``segment_sum``. All layouts give the same value to
+rounding.
 
 Precision: ``ln rho`` is evaluated in the caller's precision; the reductions
 (exponentials, sums, logs) run in float64 inside a scoped
@@ -89,13 +93,17 @@ class DiscreteLikelihood:
     Args:
         events: the catalog's posterior samples.
         log_rate_density_fn: ``(theta (..., d), hyper) -> (...)``, ``ln rho``; normally
-            ``PopulationModel.log_rate_density``.
+            ``PopulationModel.log_rate_density``. It must act row by row.
         selection: the estimator of ``mu``; its columns must match the events'.
         time: ``T`` of the ``N ln T`` term in years (default: ``selection.time``).
-        n_buckets: ``None`` for segment reductions over the concatenated samples, or
-            the number of padded buckets of events with similar sample counts.
+        n_buckets: the number of padded buckets of events with similar sample counts, or
+            ``None`` to choose them so that padding adds less than ``max_padding`` of the
+            samples (one bucket, no padding, when all events have the same count).
         shard: shard the sample axis over ``jax.devices()``; ``None`` does so when more
-            than one device is present (segment layout only).
+            than one device is present (segment layout).
+        layout: ``"buckets"`` (default) or ``"segments"`` (segment reductions over the
+            concatenated samples, no padding; implied by sharding).
+        max_padding: largest fraction of padded samples the automatic buckets may add.
     """
 
     def __init__(
@@ -106,20 +114,11 @@ class DiscreteLikelihood:
         time: float | None = None,
         n_buckets: int | None = None,
         shard: bool | None = None,
+        *,
+        layout: str = "buckets",
+        max_padding: float = 0.1,
     ):
-        if not isinstance(events, EventSamples):
-            raise TypeError(
-                f"DiscreteLikelihood: events must be EventSamples, got {type(events).__name__}."
-            )
-        if tuple(events.parameter_names) != tuple(selection.parameter_names):
-            raise ValueError(
-                f"DiscreteLikelihood: event columns {events.parameter_names} differ from the "
-                f"selection columns {selection.parameter_names}."
-            )
-        if n_buckets is not None and (not isinstance(n_buckets, int) or n_buckets < 1):
-            raise ValueError(
-                f"DiscreteLikelihood: n_buckets must be a positive int or None, got {n_buckets!r}."
-            )
+        _check_arguments(events, selection, n_buckets, layout, max_padding)
         self.events = events
         self.log_rate_density_fn = log_rate_density_fn
         self.selection = selection
@@ -129,10 +128,18 @@ class DiscreteLikelihood:
         self.n_buckets = None if n_buckets is None else min(n_buckets, events.num_events)
         devices = jax.devices()
         self._shard = (len(devices) > 1) if shard is None else bool(shard)
-        if self.n_buckets is None:
+        if self._shard or layout == "segments":
             self._layout = _SegmentLayout(events, devices if self._shard else None)
         else:
-            self._layout = _BucketLayout(events, self.n_buckets)
+            groups = (
+                automatic_buckets(events.counts, max_padding)
+                if self.n_buckets is None
+                else even_buckets(events.counts, self.n_buckets)
+            )
+            self._layout = _BucketLayout(events, groups)
+        self._rows = None
+        if isinstance(self._layout, _BucketLayout) and selection.batch_size is None:
+            self._rows = _prepared_rows(log_rate_density_fn, self._layout.theta, selection.theta)
         self._evaluate_jit = jax.jit(self._evaluate)
 
     @property
@@ -143,9 +150,27 @@ class DiscreteLikelihood:
         """All terms at ``hyper`` (a dict of scalar arrays); pure and jit-able."""
         return self._evaluate_jit(hyper)
 
+    def _log_rates(self, hyper):
+        """``(ln rho at the event rows, selection terms)``.
+
+        With the bucket layout and an unbatched selection, ``ln rho`` is evaluated once
+        over the event rows and the selection draws together, padded to a multiple of
+        ``_ROW_MULTIPLE`` rows (the padding rows repeat a sample and are sliced off).
+        """
+        fn, selection = self.log_rate_density_fn, self.selection
+        layout = self._layout
+        if self._rows is None:
+            return layout.log_rate(fn, hyper), selection.terms(fn, hyper)
+        dtype = jnp.result_type(float)
+        rows = jax.tree.map(lambda a: jnp.asarray(a, dtype=dtype), self._rows)
+        log_rho = fn(rows, hyper)
+        num_event_rows = layout.theta.shape[0]
+        draws = log_rho[num_event_rows : num_event_rows + selection.num_draws]
+        return log_rho[:num_event_rows], selection.terms_from_log_rate(draws)
+
     def _evaluate(self, hyper) -> LikelihoodTerms:
-        selection = self.selection.terms(self.log_rate_density_fn, hyper)
-        event_ll, event_neff, event_var = self._layout.reduce(self.log_rate_density_fn, hyper)
+        log_rho, selection = self._log_rates(hyper)
+        event_ll, event_neff, event_var = self._layout.reduce(log_rho)
         log_time_term = self.num_events * float(np.log(self.time))
 
         def combine(parts):
@@ -172,6 +197,83 @@ class DiscreteLikelihood:
     def log_likelihood(self, hyper) -> jax.Array:
         """``ln L(Lambda)`` only."""
         return self(hyper).log_likelihood
+
+
+# XLA:CPU (jaxlib 0.10) runs elementwise programs over arrays of odd length an order of
+# magnitude slower per element than over lengths that are multiples of a small power of 2.
+_ROW_MULTIPLE = 128
+
+
+def _prepared_rows(fn, *blocks):
+    """The rows ``fn`` is evaluated on: the ``(n_i, d)`` blocks concatenated and padded to
+    a multiple of ``_ROW_MULTIPLE`` rows by repeating the first row (a valid sample, so
+    ``ln rho`` and its gradient stay finite there; the padding is sliced off).
+
+    When ``fn`` is the ``log_rate_density`` method of an object with ``prepare_rows``
+    (:class:`hierax.pop.models.PopulationModel`), the rows are prepared with it once
+    here, in float64, instead of at every evaluation.
+    """
+    rows = np.concatenate(blocks, axis=0)
+    pad = (-rows.shape[0]) % _ROW_MULTIPLE
+    if pad:
+        rows = np.concatenate([rows, np.repeat(rows[:1], pad, axis=0)])
+    owner = getattr(fn, "__self__", None)
+    prepare = getattr(owner, "prepare_rows", None)
+    if callable(prepare) and getattr(fn, "__name__", None) == "log_rate_density":
+        return prepare(rows)
+    return rows
+
+
+def _check_arguments(events, selection, n_buckets, layout, max_padding):
+    if not isinstance(events, EventSamples):
+        raise TypeError(
+            f"DiscreteLikelihood: events must be EventSamples, got {type(events).__name__}."
+        )
+    if tuple(events.parameter_names) != tuple(selection.parameter_names):
+        raise ValueError(
+            f"DiscreteLikelihood: event columns {events.parameter_names} differ from the "
+            f"selection columns {selection.parameter_names}."
+        )
+    if n_buckets is not None and (
+        isinstance(n_buckets, bool) or not isinstance(n_buckets, int) or n_buckets < 1
+    ):
+        raise ValueError(
+            f"DiscreteLikelihood: n_buckets must be a positive int or None, got {n_buckets!r}."
+        )
+    if layout not in ("buckets", "segments"):
+        raise ValueError(
+            f"DiscreteLikelihood: layout must be 'buckets' or 'segments', got {layout!r}."
+        )
+    if not 0 <= max_padding < 1:
+        raise ValueError(f"DiscreteLikelihood: max_padding must lie in [0, 1), got {max_padding}.")
+
+
+def even_buckets(counts, n_buckets: int) -> list[np.ndarray]:
+    """Events sorted by sample count (descending), split into ``n_buckets`` groups of
+    (nearly) equal numbers of events; a list of index arrays."""
+    order = np.argsort(-np.asarray(counts), kind="stable")
+    return [group for group in np.array_split(order, n_buckets) if group.size]
+
+
+def automatic_buckets(counts, max_padding: float = 0.1) -> list[np.ndarray]:
+    """Groups of events for padded buckets, with at most ``max_padding`` padding per bucket.
+
+    Events are taken in order of decreasing sample count; a bucket is as wide as its
+    first (largest) event and takes the next events while its padded rows stay within
+    ``(1 + max_padding)`` times its samples. Equal counts give one bucket, no padding.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    order = np.argsort(-counts, kind="stable")
+    groups, start, total = [], 0, 0
+    for position, n in enumerate(order):
+        width = counts[order[start]]
+        size = position - start + 1
+        if position > start and width * size > (1 + max_padding) * (total + counts[n]):
+            groups.append(order[start:position])
+            start, total = position, 0
+        total += counts[n]
+    groups.append(order[start:])
+    return groups
 
 
 def _event_statistics(peak, first, second, counts):
@@ -206,9 +308,11 @@ class _SegmentLayout:
             return x
         return jax.lax.with_sharding_constraint(x, self.sharding)
 
-    def reduce(self, fn, hyper):
+    def log_rate(self, fn, hyper):
         theta = self._constrain(jnp.asarray(self.theta, dtype=jnp.result_type(float)))
-        log_rho = self._constrain(fn(theta, hyper))
+        return self._constrain(fn(theta, hyper))
+
+    def reduce(self, log_rho):
         segments = self.num_events + (self.sharding is not None)
         index, log_prior, counts = self.index, self.log_prior, self.counts
         n = self.num_events
@@ -229,50 +333,57 @@ class _SegmentLayout:
 
 
 class _BucketLayout:
-    """Events sorted by sample count, split into padded, masked buckets."""
+    """Events in padded, masked ``(events, width)`` buckets laid out one after another.
 
-    def __init__(self, events: EventSamples, n_buckets: int):
-        order = np.argsort(events.counts, kind="stable")
-        self.order = order
-        self.inverse = np.argsort(order)
-        self.buckets = []
+    ``theta`` holds the rows of every bucket, flattened in order (padding rows repeat
+    the event's first sample); a bucket is a reshape of its slice of ``ln rho``, so the
+    per-event reductions need no gather or scatter.
+    """
+
+    def __init__(self, events: EventSamples, groups):
         offsets = np.concatenate([[0], np.cumsum(events.counts)])
-        for members in np.array_split(order, n_buckets):
-            width = int(events.counts[members].max())
-            rows = np.zeros((members.size, width), dtype=np.int64)
-            mask = np.zeros((members.size, width), dtype=bool)
-            for row, n in enumerate(members):
-                count = int(events.counts[n])
-                rows[row, :count] = np.arange(offsets[n], offsets[n] + count)
-                rows[row, count:] = offsets[n]
-                mask[row, :count] = True
-            self.buckets.append(
-                (
-                    events.theta[rows],
-                    events.log_prior[rows],
-                    mask,
-                    events.counts[members].astype(np.float64),
-                )
-            )
+        order = np.concatenate(groups)
+        self.inverse = np.argsort(order)
+        self.identity_order = bool(np.all(order == np.arange(order.size)))
+        self.buckets, rows, priors, start = [], [], [], 0
+        for members in groups:
+            counts = events.counts[members]
+            width = int(counts.max())
+            columns = np.arange(width)
+            mask = columns[None, :] < counts[:, None]
+            index = offsets[members][:, None] + np.where(mask, columns[None, :], 0)
+            rows.append(index.reshape(-1))
+            priors.append(np.where(mask, events.log_prior[index], 0.0).reshape(-1))
+            full = bool(mask.all())
+            self.buckets.append((start, members.size, width, None if full else mask,
+                                 counts.astype(np.float64)))
+            start += members.size * width
+        rows = np.concatenate(rows)
+        self.theta = events.theta[rows]
+        self.log_prior = np.concatenate(priors)
 
-    def reduce(self, fn, hyper):
-        results = []
-        for theta, log_prior, mask, counts in self.buckets:
-            log_rho = fn(jnp.asarray(theta, dtype=jnp.result_type(float)), hyper)
-            results.append(in_float64(_masked_reduction(log_prior, mask, counts))(log_rho))
-        inverse = jnp.asarray(self.inverse)
-        return tuple(jnp.concatenate(parts)[inverse] for parts in zip(*results, strict=True))
+    def log_rate(self, fn, hyper):
+        return fn(jnp.asarray(self.theta, dtype=jnp.result_type(float)), hyper)
 
+    def reduce(self, log_rho):
+        buckets, log_prior = self.buckets, self.log_prior
+        inverse = None if self.identity_order else self.inverse
 
-def _masked_reduction(log_prior, mask, counts):
-    def reduce(log_rho):
-        terms = log_rho.astype(jnp.float64) - jnp.asarray(log_prior, jnp.float64)
-        terms = jnp.where(jnp.asarray(mask), terms, -jnp.inf)
-        peak, first, second = shifted_moments(terms, axis=-1)
-        stats = _event_statistics(peak, first, second, jnp.asarray(counts))
-        return tuple(value.astype(log_rho.dtype) for value in stats)
+        def reduce(log_rho):
+            terms = log_rho.astype(jnp.float64) - jnp.asarray(log_prior, jnp.float64)
+            parts = []
+            for start, size, width, mask, counts in buckets:
+                block = terms[start : start + size * width].reshape(size, width)
+                if mask is not None:
+                    block = jnp.where(jnp.asarray(mask), block, -jnp.inf)
+                peak, first, second = shifted_moments(block, axis=-1)
+                parts.append(_event_statistics(peak, first, second, jnp.asarray(counts)))
+            stats = [jnp.concatenate(p) if len(p) > 1 else p[0] for p in zip(*parts, strict=True)]
+            if inverse is not None:
+                stats = [value[jnp.asarray(inverse)] for value in stats]
+            return tuple(value.astype(log_rho.dtype) for value in stats)
 
-    return reduce
+        return in_float64(reduce)(log_rho)
 
 
 class MonteCarloErrorWarning(UserWarning):

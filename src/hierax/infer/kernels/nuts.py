@@ -16,9 +16,13 @@ extra checks Stan uses since 2.25 are applied: across the left half plus the fir
 state of the right half, and across the last state of the left half plus the right
 half.
 
-Each leapfrog step costs one gradient evaluation; the per-step bookkeeping is four
-``(max_tree_depth - 1, d)`` matrix-vector products, one checkpoint row write and one
-counter-based random number (:mod:`.counter_rng`), with no nested loop.
+Each leapfrog step costs one gradient evaluation; the per-step bookkeeping is one
+unconditional checkpoint row write (odd leaves write to a scratch row, so the
+buffers are updated in place), the U-turn checks of the completed blocks and one
+counter-based random number (:mod:`.counter_rng`). For small ``d`` the checks are
+four ``(max_tree_depth - 1, d)`` matrix-vector products with no nested loop; from
+``d = 512`` on, only the rows of the completed blocks are read (on average one per
+leaf), which keeps the bookkeeping at a few ``d``-vector passes per step.
 
 References:
     Hoffman, M. D. & Gelman, A. (2014). The No-U-Turn Sampler. JMLR 15.
@@ -93,10 +97,19 @@ class _Checkpoints(NamedTuple):
 
 
 def _empty_checkpoints(num_slots: int, momentum) -> _Checkpoints:
-    rows = jnp.zeros((num_slots,) + momentum.shape, momentum.dtype)
-    scalars = jnp.zeros((num_slots,), momentum.dtype)
-    return _Checkpoints(rows, rows, scalars, rows, rows, scalars,
-                        jnp.zeros((num_slots,), bool))
+    """Checkpoint rows for ``num_slots`` slots plus one scratch row (the last).
+
+    Odd leaves write their row to the scratch row, so every leaf writes one row
+    unconditionally and the update never reads the row it replaces: XLA then updates
+    the ``(slots + 1, d)`` buffers in place instead of copying them at each leaf.
+    """
+    def rows():
+        return jnp.zeros((num_slots + 1,) + momentum.shape, momentum.dtype)
+
+    def scalars(dtype=momentum.dtype):
+        return jnp.zeros((num_slots + 1,), dtype)
+
+    return _Checkpoints(rows(), rows(), scalars(), rows(), rows(), scalars(), scalars(bool))
 
 
 class _Subtree(NamedTuple):
@@ -156,34 +169,59 @@ def _checkpoint_slots(leaf_index):
     return slot_max - trailing_ones + 1, slot_max
 
 
-def _store_checkpoint(checkpoints, slot, is_even, entries: _Checkpoints):
-    def write(stored, new):
-        current = jax.lax.dynamic_index_in_dim(stored, slot, keepdims=False)
-        return jax.lax.dynamic_update_index_in_dim(stored, jnp.where(is_even, new, current),
-                                                   slot, 0)
-
-    return jax.tree.map(write, checkpoints, entries)
+def _write_row(stored, row, new):
+    return jax.lax.dynamic_update_index_in_dim(stored, new, row, 0)
 
 
-def _new_checkpoint(checkpoints, slot, leaf_index, momentum, velocity, sum_before,
-                    previous_momentum, previous_velocity) -> _Checkpoints:
-    """Row for leaf ``s = leaf_index``, including the check of the block it bisects.
+def _store_checkpoint(checkpoints, slot, leaf_index, momentum, velocity, sum_before,
+                      previous_momentum, previous_velocity) -> _Checkpoints:
+    """Write the row of leaf ``s = leaf_index`` (even leaves to ``slot``, odd to scratch).
 
     An even ``s > 0`` starts the right half of the block ``[s - 2^t, s + 2^t)``; that
     block's first leaf sits in ``slot - 1``. Its extra check across the left half plus
-    ``s`` only involves stored leaves, so it is evaluated once here.
+    ``s`` only involves stored leaves, so it is evaluated once here, from the rows
+    after the write (row ``slot - 1`` is not the one written).
     """
+    scratch = checkpoints.start_dot.shape[0] - 1
+    row = jnp.where(leaf_index % 2 == 0, slot, scratch)
     start_offset = sum_before + 0.5 * momentum
     previous_offset = sum_before - 0.5 * previous_momentum
+    ck = checkpoints._replace(
+        velocity=_write_row(checkpoints.velocity, row, velocity),
+        start_offset=_write_row(checkpoints.start_offset, row, start_offset),
+        start_dot=_write_row(checkpoints.start_dot, row, jnp.dot(velocity, start_offset)),
+        previous_velocity=_write_row(checkpoints.previous_velocity, row, previous_velocity),
+        previous_offset=_write_row(checkpoints.previous_offset, row, previous_offset),
+        previous_dot=_write_row(checkpoints.previous_dot, row,
+                                jnp.dot(previous_velocity, previous_offset)))
     left_start = jnp.maximum(slot - 1, 0)
-    left_velocity = jax.lax.dynamic_index_in_dim(checkpoints.velocity, left_start, 0, False)
-    left_offset = jax.lax.dynamic_index_in_dim(checkpoints.start_offset, left_start, 0, False)
+    left_velocity = jax.lax.dynamic_index_in_dim(ck.velocity, left_start, 0, False)
+    left_offset = jax.lax.dynamic_index_in_dim(ck.start_offset, left_start, 0, False)
     rho = start_offset - left_offset
     left_half_turning = (leaf_index > 0) & (
         (jnp.dot(left_velocity, rho) <= 0) | (jnp.dot(velocity, rho) <= 0))
-    return _Checkpoints(velocity, start_offset, jnp.dot(velocity, start_offset),
-                        previous_velocity, previous_offset,
-                        jnp.dot(previous_velocity, previous_offset), left_half_turning)
+    return ck._replace(left_half_turning=_write_row(ck.left_half_turning, row,
+                                                    left_half_turning))
+
+
+# From this many dimensions on, only the rows of completed blocks are read (a short
+# loop, on average one row per leaf) instead of products with every row.
+_ROW_LOOP_MIN_DIMENSION = 512
+
+
+def _slot_turning(ck: _Checkpoints, q, velocity, velocity_dot_q, slot):
+    """U-turn of the block starting at ``slot``'s leaf (rho with its start row)."""
+    row = lambda rows: jax.lax.dynamic_index_in_dim(rows, slot, 0, False)  # noqa: E731
+    return ((jnp.dot(row(ck.velocity), q) - row(ck.start_dot) <= 0)
+            | (velocity_dot_q - jnp.dot(row(ck.start_offset), velocity) <= 0))
+
+
+def _half_turning(ck: _Checkpoints, q, velocity, velocity_dot_q, slot):
+    """Stan's two extra checks of a block whose right half starts at ``slot``'s leaf."""
+    row = lambda rows: jax.lax.dynamic_index_in_dim(rows, slot, 0, False)  # noqa: E731
+    right_part = ((jnp.dot(row(ck.previous_velocity), q) - row(ck.previous_dot) <= 0)
+                  | (velocity_dot_q - jnp.dot(row(ck.previous_offset), velocity) <= 0))
+    return right_part | row(ck.left_half_turning)
 
 
 def _completed_blocks_turning(checkpoints, slot_min, slot_max, momentum, velocity,
@@ -194,12 +232,20 @@ def _completed_blocks_turning(checkpoints, slot_min, slot_max, momentum, velocit
     with ``rho = Q - start_offset_i``; for blocks of four or more leaves the leaf ``m``
     starting the right half is in slot ``i + 1``, giving the checks across
     ``[s, m]`` (precomputed flag) and ``[m - 1, n]`` (``rho = Q - previous_offset_m``).
-    All trapezoidal ``rho`` (Betancourt 2017, A.4.2) reduce to four ``(slots, d)``
-    matrix-vector products.
+    All trapezoidal ``rho`` (Betancourt 2017, A.4.2) reduce to dot products with
+    stored rows: for small ``d`` four ``(slots, d)`` matrix-vector products, for
+    large ``d`` a loop over the completed slots only.
     """
     ck = checkpoints
     q = momentum_sum - 0.5 * momentum
     velocity_dot_q = jnp.dot(velocity, q)
+    if momentum.shape[-1] >= _ROW_LOOP_MIN_DIMENSION:
+        def check_slot(slot, turning):
+            halves = _half_turning(ck, q, velocity, velocity_dot_q, slot + 1)
+            return (turning | _slot_turning(ck, q, velocity, velocity_dot_q, slot)
+                    | ((slot < slot_max) & halves))
+
+        return jax.lax.fori_loop(slot_min, slot_max + 1, check_slot, jnp.zeros((), bool))
     whole = ((ck.velocity @ q - ck.start_dot <= 0)
              | (velocity_dot_q - ck.start_offset @ velocity <= 0))
     right_part = ((ck.previous_velocity @ q - ck.previous_dot <= 0)
@@ -226,9 +272,8 @@ def _checkpoint_and_check(checkpoints, leaf_index, momentum, velocity, sum_befor
         ``(checkpoints, is_turning)``.
     """
     slot_min, slot_max = _checkpoint_slots(leaf_index)
-    entries = _new_checkpoint(checkpoints, slot_max, leaf_index, momentum, velocity,
-                              sum_before, previous_momentum, previous_velocity)
-    checkpoints = _store_checkpoint(checkpoints, slot_max, leaf_index % 2 == 0, entries)
+    checkpoints = _store_checkpoint(checkpoints, slot_max, leaf_index, momentum, velocity,
+                                    sum_before, previous_momentum, previous_velocity)
     turning = _completed_blocks_turning(checkpoints, slot_min, slot_max, momentum, velocity,
                                         sum_before + momentum)
     return checkpoints, turning

@@ -7,7 +7,7 @@ family (power-law and Gaussian mass components).
 
 from hierax.pop.models.mass import PowerLawPrimaryMassRatio
 from hierax.pop.models.mass_gaussian import OrderedTruncatedNormalMasses
-from hierax.pop.models.population import PopulationModel
+from hierax.pop.models.population import PopulationModel, PreparedRows
 from hierax.pop.models.product import ProductDistribution
 from hierax.pop.models.redshift import MadauDickinsonRedshift, PowerLawRedshift, RedshiftModel
 from hierax.pop.models.spin import BetaFromMeanVariance, IsotropicGaussianTilts
@@ -18,6 +18,7 @@ __all__ = [
     "MadauDickinsonRedshift",
     "OrderedTruncatedNormalMasses",
     "PopulationModel",
+    "PreparedRows",
     "PowerLawPrimaryMassRatio",
     "PowerLawRedshift",
     "ProductDistribution",

@@ -22,8 +22,11 @@ __all__ = [
     "gauss_legendre",
     "integrate_panels",
     "interp_uniform",
+    "panel_nodes",
     "invert_cumulative",
     "log_planck_taper",
+    "log_power_law_cdf",
+    "logsumexp_arrays",
     "power_law_icdf",
     "safe_log",
     "safe_logsumexp",
@@ -60,16 +63,29 @@ def integrate_panels(log_integrand, breaks, n_nodes: int, dtype):
     Returns:
         ``log`` of the integral, shape ``batch`` (``-inf`` when the integral is 0).
     """
-    nodes, weights = gauss_legendre(n_nodes, dtype)
-    points, log_weights = [], []
-    for lo, hi in zip(breaks[:-1], breaks[1:], strict=True):
-        lo = jnp.asarray(lo, dtype)[..., None]
-        width = jnp.maximum(jnp.asarray(hi, dtype)[..., None] - lo, 0.0)
-        points.append(lo + width * nodes)
-        log_weights.append(jnp.log(weights) + safe_log(width))
+    points, log_weights = panel_nodes(breaks, n_nodes, dtype)
     # One evaluation over all panels keeps the traced graph small.
-    terms = log_integrand(jnp.concatenate(points, axis=-1)) + jnp.concatenate(log_weights, -1)
-    return safe_logsumexp(terms, axis=-1)
+    return safe_logsumexp(log_integrand(points) + log_weights, axis=-1)
+
+
+def panel_nodes(breaks, n_nodes: int, dtype):
+    """Gauss-Legendre nodes and log weights of consecutive panels, concatenated.
+
+    Args:
+        breaks: list of arrays of shape ``batch`` (non-decreasing); empty panels get
+            weight 0 (log weight ``-inf``).
+
+    Returns:
+        ``(points, log_weights)``, each of shape ``batch + (n_nodes * (len(breaks) - 1),)``.
+    """
+    nodes, weights = gauss_legendre(n_nodes, dtype)
+    lows = jnp.stack([jnp.asarray(b, dtype) for b in breaks[:-1]], axis=-1)
+    highs = jnp.stack([jnp.asarray(b, dtype) for b in breaks[1:]], axis=-1)
+    widths = jnp.maximum(highs - lows, 0.0)[..., None]
+    points = lows[..., None] + widths * nodes
+    log_weights = jnp.log(weights) + safe_log(widths)
+    flat = points.shape[:-2] + (points.shape[-2] * n_nodes,)
+    return points.reshape(flat), jnp.broadcast_to(log_weights, points.shape).reshape(flat)
 
 
 def safe_log(x):
@@ -84,6 +100,20 @@ def safe_logsumexp(x, axis=-1):
     top = jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
     total = jnp.sum(jnp.exp(x - top), axis=axis)
     return safe_log(total) + jnp.squeeze(top, axis=axis)
+
+
+def logsumexp_arrays(values):
+    """``log sum_k exp(values[k])`` for a list of equally shaped arrays, elementwise.
+
+    The same as :func:`safe_logsumexp` over a stacked axis, without building it:
+    ``-inf`` where every term is, with finite gradients there.
+    """
+    if len(values) == 1:
+        return values[0]
+    top = functools.reduce(jnp.maximum, values)
+    top = jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+    total = functools.reduce(jnp.add, [jnp.exp(v - top) for v in values])
+    return safe_log(total) + top
 
 
 def log_planck_taper(mass, low, delta):
@@ -171,6 +201,32 @@ def log_power_integral(exponent, log_low, log_high):
     safe_high = jnp.where(nonempty, log_high, log_low + 1.0)
     value = _log_power_integral(exponent + 1, log_low, safe_high)
     return jnp.where(nonempty, value, -jnp.inf)
+
+
+_RELATIVE_SERIES_CUTOFF = 1e-2
+
+
+def log_power_law_cdf(exponent, log_low, log_x):
+    """``log int_low^x t^exponent dt`` for ``x >= low`` (smooth through ``exponent = -1``).
+
+    With ``c = exponent + 1``, ``L = log(x / low)`` and ``u = c L``,
+
+        log F = c log(x if c >= 0 else low) + log L + log((1 - e^{-|u|}) / |u|),
+
+    one ``expm1`` and two ``log`` per point, exact for every ``c`` (``log L`` at
+    ``c = 0``). ``x`` is floored at ``low (1 + eps)`` so that ``F > 0``.
+    """
+    c = exponent + 1
+    width = jnp.maximum(log_x - log_low, jnp.finfo(jnp.result_type(log_x)).eps)
+    u = c * width
+    v = jnp.abs(u)
+    small = v < _RELATIVE_SERIES_CUTOFF
+    vs = jnp.where(small, v, 0.0)
+    series = 1.0 + vs * (-0.5 + vs * (1.0 / 6.0 - vs / 24.0))
+    v_large = jnp.where(small, 1.0, v)
+    ratio = jnp.where(small, series, -jnp.expm1(-v_large) / v_large)
+    anchor = jnp.where(c >= 0, log_x, log_low)
+    return c * anchor + jnp.log(width * ratio)
 
 
 class MassPairSupport(constraints.Constraint):

@@ -35,6 +35,7 @@ from hierax.pop.models._numerics import (
     invert_cumulative,
     log_planck_taper,
     log_power_integral,
+    log_power_law_cdf,
     power_law_icdf,
     safe_log,
 )
@@ -132,9 +133,7 @@ class PowerLawPrimaryMassRatio(Distribution):
         alpha, beta, mmin, mmax = self._params()[:4]
         log_m1 = jnp.log(m1)
         if self.delta is None:
-            # At m1 = mmin the conditional of q collapses to a point: keep F positive.
-            floor = jnp.log(mmin) + jnp.finfo(self._dtype).eps
-            return log_power_integral(beta, jnp.log(mmin), jnp.maximum(log_m1, floor))
+            return log_power_law_cdf(beta, jnp.log(mmin), log_m1)
         log_edge, _, _, table_m2 = tables if tables is not None else self._taper()
         edge = jnp.exp(log_edge)
         t = (m1 - mmin) / (edge - mmin)
@@ -152,6 +151,25 @@ class PowerLawPrimaryMassRatio(Distribution):
 
     # -- the interface ----------------------------------------------------------
 
+    def _log_prob_sharp(self, m1, m2, log_m1, log_m2):
+        """``log p(m1, m2)`` without smoothing, given ``log m1`` and ``log m2`` (finite)."""
+        alpha, beta, mmin, mmax = self._params()[:4]
+        inside = (m2 >= mmin) & (m2 <= m1) & (m1 <= mmax)
+        log_mmin = jnp.log(mmin)
+        log_z = log_power_integral(-alpha, log_mmin, jnp.log(mmax))
+        log_f = log_power_law_cdf(beta, log_mmin, log_m1)
+        return jnp.where(inside, -alpha * log_m1 + beta * log_m2 - log_z - log_f, -jnp.inf)
+
+    def log_prob_from_logs(self, value, log_value):
+        """:meth:`log_prob` given ``log(value)`` as well (callers that evaluate the same
+        points many times compute it once); ``value`` must be positive."""
+        value = jnp.asarray(value)
+        if self.delta is not None:
+            return self.log_prob(value)
+        log_value = jnp.asarray(log_value)
+        return self._log_prob_sharp(value[..., 0], value[..., 1], log_value[..., 0],
+                                    log_value[..., 1])
+
     @validate_sample
     def log_prob(self, value):
         value = jnp.asarray(value)
@@ -161,24 +179,22 @@ class PowerLawPrimaryMassRatio(Distribution):
         middle = jnp.sqrt(mmin * mmax)
         safe_m1 = jnp.where(inside, m1, middle)
         safe_m2 = jnp.where(inside, m2, jnp.sqrt(mmin * middle))
-        log_density = -alpha * jnp.log(safe_m1) + beta * jnp.log(safe_m2)
         if self.delta is None:
-            log_z = self.log_normalizer()
-            log_f = self._log_secondary_integral(safe_m1)
-        else:
-            tables = self._taper()
-            log_z = tables[1]
-            log_f = self._log_secondary_integral(safe_m1, tables)
-            delta = self._params()[4]
-            log_density = (
-                log_density
-                + log_planck_taper(safe_m1, mmin, delta)
-                + log_planck_taper(safe_m2, mmin, delta)
-            )
-            # Far inside the taper the tabulated F underflows: the density there is 0.
-            inside = inside & jnp.isfinite(log_f) & jnp.isfinite(log_density)
-            log_f = jnp.where(inside, log_f, 0.0)
-            log_density = jnp.where(inside, log_density, 0.0)
+            return self._log_prob_sharp(m1, m2, jnp.log(safe_m1), jnp.log(safe_m2))
+        log_density = -alpha * jnp.log(safe_m1) + beta * jnp.log(safe_m2)
+        tables = self._taper()
+        log_z = tables[1]
+        log_f = self._log_secondary_integral(safe_m1, tables)
+        delta = self._params()[4]
+        log_density = (
+            log_density
+            + log_planck_taper(safe_m1, mmin, delta)
+            + log_planck_taper(safe_m2, mmin, delta)
+        )
+        # Far inside the taper the tabulated F underflows: the density there is 0.
+        inside = inside & jnp.isfinite(log_f) & jnp.isfinite(log_density)
+        log_f = jnp.where(inside, log_f, 0.0)
+        log_density = jnp.where(inside, log_density, 0.0)
         return jnp.where(inside, log_density - log_z - log_f, -jnp.inf)
 
     def sample(self, key, sample_shape=()):

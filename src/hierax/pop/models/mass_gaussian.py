@@ -22,16 +22,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import log_ndtr
 
 from hierax.distributions import constraints
 from hierax.distributions.distribution import Distribution, validate_sample
-from hierax.distributions.truncated import TruncatedNormal
+from hierax.distributions.truncated import TruncatedNormal, log1mexp
 from hierax.distributions.util import broadcast_shape, is_concrete
 from hierax.pop.models._numerics import (
     MassPairSupport,
     float_dtype,
-    integrate_panels,
-    safe_log,
+    panel_nodes,
+    safe_logsumexp,
 )
 
 __all__ = ["OrderedTruncatedNormalMasses"]
@@ -40,6 +41,7 @@ _NODES_PER_PANEL = 48
 _WINDOW_SIGMAS = 12.0
 _BREAK_SIGMAS = (-6.0, -2.0, 2.0, 6.0)
 _MAX_REJECTION_ROUNDS = 10_000
+_LOG_TWO_PI = float(np.log(2 * np.pi))
 
 _PARAM_NAMES = (
     "m1_loc",
@@ -148,9 +150,13 @@ class OrderedTruncatedNormalMasses(Distribution):
         return first, second
 
     def log_ordered_probability(self):
-        """``log Z = log P(X2 <= X1)`` for the independent truncated normals; ``batch_shape``."""
+        """``log Z = log P(X2 <= X1)`` for the independent truncated normals; ``batch_shape``.
+
+        Every normal cdf the quadrature needs (at all nodes of all panels and at the
+        truncation points) comes from one vectorised ``log_ndtr`` call. ``0`` exactly
+        when ``m2_high <= m1_low`` (then every ``m2`` lies below every ``m1``).
+        """
         loc1, scale1, low1, high1, loc2, scale2, low2, high2 = self._params()
-        first, second = self._marginals()
         lo = jnp.maximum(low1, low2)
         hi = jnp.minimum(high1, high2)
         lo_window = jnp.clip(loc1 - _WINDOW_SIGMAS * scale1, lo, hi)
@@ -159,31 +165,69 @@ class OrderedTruncatedNormalMasses(Distribution):
         for k in _BREAK_SIGMAS:
             breaks.append(jnp.clip(loc2 + k * scale2, breaks[-1], hi_window))
         breaks.append(hi_window)
-
-        def log_integrand(x):
-            return _expand(first).log_prob(x) + safe_log(_expand(second).cdf(x))
-
-        log_overlap = integrate_panels(log_integrand, breaks, _NODES_PER_PANEL, self._dtype)
-        # Above high2 every m2 lies below m1: the mass of X1 there counts fully.
+        nodes, log_weights = panel_nodes(breaks, _NODES_PER_PANEL, self._dtype)
         above = jnp.clip(high2, low1, high1)
-        log_above = safe_log(1.0 - first.cdf(above))
-        return jnp.logaddexp(log_overlap, log_above)
+        # Standardised points: m2 nodes; then m1/m2 truncation points and "above".
+        z_nodes = (nodes - loc2[..., None]) / scale2[..., None]
+        ends = jnp.stack([(low1 - loc1) / scale1, (high1 - loc1) / scale1,
+                          (above - loc1) / scale1, (low2 - loc2) / scale2,
+                          (high2 - loc2) / scale2], axis=-1)
+        points = jnp.concatenate([z_nodes, ends], axis=-1)
+        log_cdf = log_ndtr(jnp.concatenate([points, -points], axis=-1))
+        count = points.shape[-1]
+        log_lower, log_upper = log_cdf[..., :count], log_cdf[..., count:]
+        a1, b1, c1, a2, b2 = (log_lower[..., -5 + i] for i in range(5))
+        sa1, sb1, sc1, sa2, sb2 = (log_upper[..., -5 + i] for i in range(5))
+        end_z = ends
+        log_z1 = _log_normal_mass(a1, b1, sa1, sb1, end_z[..., 0])
+        log_z2 = _log_normal_mass(a2, b2, sa2, sb2, end_z[..., 3])
+        # log P(X2 <= x) at the nodes (clipped to the m2 truncation).
+        n_nodes = z_nodes.shape[-1]
+        log_below = _log_normal_mass(
+            a2[..., None], log_lower[..., :n_nodes], sa2[..., None], log_upper[..., :n_nodes],
+            end_z[..., 3:4],
+        ) - log_z2[..., None]
+        log_below = jnp.where(z_nodes <= end_z[..., 3:4], -jnp.inf, jnp.minimum(log_below, 0.0))
+        z1 = (nodes - loc1[..., None]) / scale1[..., None]
+        log_density = (-0.5 * z1 * z1 - jnp.log(scale1)[..., None] - 0.5 * _LOG_TWO_PI
+                       - log_z1[..., None])
+        log_overlap = safe_logsumexp(log_density + log_below + log_weights, axis=-1)
+        # Above high2 every m2 lies below m1: the mass of X1 there counts fully.
+        log_above = _log_normal_mass(c1, b1, sc1, sb1, end_z[..., 2]) - log_z1
+        log_above = jnp.minimum(log_above, 0.0)
+        total = jnp.logaddexp(log_overlap, log_above)
+        return jnp.where(high2 <= low1, 0.0, total)
 
     def ordered_probability(self):
         """``Z = P(X2 <= X1)``, the normaliser of the ordered region; ``batch_shape``."""
         return jnp.exp(self.log_ordered_probability())
 
+    def _log_normalizer(self):
+        """``log Z + sum_i (log Z_i + log s_i + log(2 pi) / 2)``, shape ``batch_shape``:
+        everything in ``-log p`` but the two quadratic forms (``Z_i``: truncation masses)."""
+        _, scale1, _, _, _, scale2, _, _ = self._params()
+        first, second = self._marginals()
+        log_truncation = first._log_cdf_ends()[2] + second._log_cdf_ends()[2]
+        log_scales = jnp.log(scale1) + jnp.log(scale2) + _LOG_TWO_PI
+        return self.log_ordered_probability() + log_truncation + log_scales
+
+    def log_prob_from_logs(self, value, log_value):
+        """:meth:`log_prob` (the interface of the power-law component; ``log_value`` unused)."""
+        del log_value
+        return self.log_prob(value)
+
     @validate_sample
     def log_prob(self, value):
         value = jnp.asarray(value)
-        first, second = self._marginals()
+        loc1, scale1, low1, high1, loc2, scale2, low2, high2 = self._params()
         m1, m2 = value[..., 0], value[..., 1]
-        log_z = self.log_ordered_probability()
-        log_density = first.log_prob(m1) + second.log_prob(m2)
-        inside = (m2 <= m1) & jnp.isfinite(log_density) & jnp.isfinite(log_z)
-        safe_density = jnp.where(inside, log_density, 0.0)
-        safe_z = jnp.where(jnp.isfinite(log_z), log_z, 0.0)
-        return jnp.where(inside, safe_density - safe_z, -jnp.inf)
+        log_norm = self._log_normalizer()
+        finite = jnp.isfinite(log_norm)
+        safe_norm = jnp.where(finite, log_norm, 0.0)
+        z1 = (m1 - loc1) / scale1
+        z2 = (m2 - loc2) / scale2
+        inside = (m1 >= low1) & (m1 <= high1) & (m2 >= low2) & (m2 <= high2) & (m2 <= m1)
+        return jnp.where(inside & finite, -0.5 * (z1 * z1 + z2 * z2) - safe_norm, -jnp.inf)
 
     def sample(self, key, sample_shape=()):
         shape = tuple(sample_shape) + self.batch_shape
@@ -203,12 +247,16 @@ class OrderedTruncatedNormalMasses(Distribution):
         return jnp.stack([m1, m2], axis=-1)
 
 
-def _expand(dist):
-    """A univariate distribution with a trailing axis added to its parameters."""
-    loc, scale = dist.base_dist.loc[..., None], dist.base_dist.scale[..., None]
-    return TruncatedNormal(
-        loc, scale, dist.low[..., None], dist.high[..., None], validate_args=False
-    )
+def _log_normal_mass(log_cdf_lo, log_cdf_hi, log_sf_lo, log_sf_hi, z_lo):
+    """``log(Phi(hi) - Phi(lo))`` from ``log Phi`` and ``log Phi(-.)`` at both ends; the
+    upper-tail form where ``lo > 0`` keeps precision there. ``-inf`` (finite gradients)
+    for an empty interval."""
+    upper = z_lo > 0
+    head, gap = (jnp.where(upper, log_sf_lo, log_cdf_hi),
+                 jnp.where(upper, log_sf_hi - log_sf_lo, log_cdf_lo - log_cdf_hi))
+    nonempty = gap < 0
+    safe_gap = jnp.where(nonempty, gap, -1.0)
+    return jnp.where(nonempty, head + log1mexp(safe_gap), -jnp.inf)
 
 
 def _rejection_sample(key, shape, proposal, second, dtype):

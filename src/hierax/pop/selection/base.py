@@ -140,7 +140,10 @@ class SelectionEstimator:
             log_rate_density_fn: ``(theta (..., d), hyper) -> (...)``, ``ln rho``.
             hyper: dict of scalar hyperparameters.
         """
-        log_rate = self.log_rate_terms(log_rate_density_fn, hyper)
+        return self.terms_from_log_rate(self.log_rate_terms(log_rate_density_fn, hyper))
+
+    def terms_from_log_rate(self, log_rate: jax.Array) -> SelectionTerms:
+        """:meth:`terms` from ``ln rho(theta_j | Lambda)`` already evaluated, shape ``(J,)``."""
         log_offset = self.log_weight - self.log_draw_density
         log_scale = float(np.log(self.time) - np.log(self.total_draws))
         total_draws = self.total_draws
@@ -190,8 +193,9 @@ def in_float64(reduction: Callable) -> Callable:
     (JAX 0.10), under ``jit`` and ``vmap``. Reverse-mode differentiation would
     transpose the reduction after the scope has closed, where float64 is not
     available, so the backward pass is defined explicitly and re-enters the
-    scope (``jax.custom_vjp``). ``reduction`` must return arrays in the caller's
-    dtypes. Forward-mode differentiation is not supported.
+    scope (``jax.custom_vjp``), applying the pullback saved by the forward pass.
+    ``reduction`` must return arrays in the caller's dtypes. Forward-mode
+    differentiation is not supported.
     """
 
     @jax.custom_vjp
@@ -201,12 +205,11 @@ def in_float64(reduction: Callable) -> Callable:
 
     def forward(x):
         with jax.enable_x64(True):
-            return reduction(x), x
+            return jax.vjp(reduction, x)
 
-    def backward(x, cotangent):
+    def backward(pullback, cotangent):
         with jax.enable_x64(True):
-            _, vjp = jax.vjp(reduction, x)
-            return vjp(cotangent)
+            return pullback(cotangent)
 
     wrapped.defvjp(forward, backward)
     return wrapped
