@@ -13,14 +13,16 @@ Subcommands (each prints one JSON line per run and appends it to ``--write``):
 
     python bench/pop_sampler_study.py run --sampler nuts --seeds 0
     python bench/pop_sampler_study.py run --sampler slice --seeds 0 1 2 3 4
-    python bench/pop_sampler_study.py pp --catalogs 20 --events-rate 2.0
+    python bench/pop_sampler_study.py pp --catalogs 20 --rate-scale 0.5 --plot pp.png
 
 ``run`` fits each catalog seed with one sampler (``nuts``: hierax NUTS, default
 settings; ``slice``: :func:`hierax.infer.slice.default_population_kernel`, the
-default) and reports per hyperparameter the split R-hat, bulk ESS, whether the
-truth is inside the central 90% interval, and the wall time (compilation
-included). ``pp`` fits ``--catalogs`` smaller catalogs (fewer draws) and writes the
-quantile of each truth in its posterior, with a Kolmogorov-Smirnov p-value per
+default; 4 chains x (600 + 500) unless told otherwise) and reports per
+hyperparameter the split R-hat, bulk ESS, whether the truth is inside the central
+90% interval, and the wall and CPU time (compilation included). ``pp`` fits
+``--catalogs`` catalogs (seeds from ``--first-seed``; smaller ones with
+``--rate-scale`` and ``--samples-per-event``) and writes the quantile of each
+truth in its posterior, with a Kolmogorov-Smirnov p-value per
 hyperparameter (a P-P plot as text, and as a PNG when matplotlib is present).
 """
 

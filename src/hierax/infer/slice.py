@@ -18,7 +18,10 @@ Warmup adapts the directions and widths:
   the whitened position are nearly independent draws for a Gaussian-like target;
 - each direction's width follows a Robbins-Monro rule toward equal numbers of
   expansions and contractions per update (Karamanis & Beutler 2021, section 3.2),
-  restarted at ``width`` whenever the directions change.
+  restarted at 2 posterior standard deviations whenever the directions change.
+  With ``max_steps_out=0`` there is no stepping out: the bracket only shrinks,
+  and the widths (restarted at 7 standard deviations) adapt toward 1.2 rejected
+  proposals per update.
 
 After warmup the kernel is fixed, so the sampling chain is a homogeneous
 Markov chain that leaves the posterior invariant.
