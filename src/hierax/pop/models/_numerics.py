@@ -31,6 +31,9 @@ __all__ = [
     "safe_log",
     "safe_logsumexp",
     "cumulative_trapezoid",
+    "log_power_law_cdf_partials",
+    "sum_to_batch",
+    "weighted_feature_sums",
 ]
 
 
@@ -227,6 +230,83 @@ def log_power_law_cdf(exponent, log_low, log_x):
     ratio = jnp.where(small, series, -jnp.expm1(-v_large) / v_large)
     anchor = jnp.where(c >= 0, log_x, log_low)
     return c * anchor + jnp.log(width * ratio)
+
+
+_DERIVATIVE_SERIES_CUTOFF = 0.5
+
+
+def _log_ratio_slope(v):
+    """``d/dv log((1 - e^-v) / v) = 1 / expm1(v) - 1 / v`` for ``v >= 0``.
+
+    Bernoulli series below ``v = 0.5`` (the closed form cancels there), truncation
+    error below ``v^9 / 4.8e7``.
+    """
+    small = v < _DERIVATIVE_SERIES_CUTOFF
+    vs = jnp.where(small, v, 0.0)
+    v2 = vs * vs
+    series = -0.5 + vs * (1.0 / 12.0 + v2 * (-1.0 / 720.0 + v2 * (1.0 / 30240.0
+                                                                 - v2 / 1209600.0)))
+    v_large = jnp.where(small, 1.0, v)
+    return jnp.where(small, series, 1.0 / jnp.expm1(v_large) - 1.0 / v_large)
+
+
+def log_power_law_cdf_partials(exponent, log_low, log_x):
+    """Partial derivatives of :func:`log_power_law_cdf` in ``(exponent, log_low, log_x)``.
+
+    With ``c = exponent + 1``, ``L = log(x / low)``, ``v = |c| L`` and
+    ``h'(v) = 1 / expm1(v) - 1 / v``:
+
+        d/dc     = log(x if c >= 0 else low) + sign(c) L h'(v)
+        d/dlog_x = c 1[c >= 0] + 1 / L + |c| h'(v)
+        d/dlog_low = c - d/dlog_x
+
+    (the last because ``F`` scales as ``k^c`` when both ends are scaled by ``k``);
+    the ``L`` terms vanish where ``L`` is floored at ``eps``. Exact through ``c = 0``.
+    Returns the three arrays, each of the broadcast shape of the arguments.
+    """
+    c = exponent + 1
+    eps = jnp.finfo(jnp.result_type(log_x)).eps
+    raw = log_x - log_low
+    floored = raw <= eps
+    width = jnp.where(floored, eps, raw)
+    nonnegative = c >= 0
+    slope = _log_ratio_slope(jnp.abs(c) * width)
+    signed_width = jnp.where(nonnegative, width, -width)
+    d_exponent = jnp.where(nonnegative, log_x, log_low) + signed_width * slope
+    from_width = jnp.where(floored, 0.0, 1.0 / width + jnp.abs(c) * slope)
+    d_log_x = jnp.where(nonnegative, c, 0.0) + from_width
+    d_log_x = jnp.broadcast_to(d_log_x, jnp.shape(d_exponent))
+    return d_exponent, c - d_log_x, d_log_x
+
+
+def sum_to_batch(x, batch_shape):
+    """Sum ``x`` (shape ``sample + batch_shape``, the trailing dims broadcastable) down
+    to ``batch_shape``: the adjoint of broadcasting a parameter over the samples."""
+    x = jnp.asarray(x)
+    lead = x.ndim - len(batch_shape)
+    x = jnp.sum(x, axis=tuple(range(lead))) if lead > 0 else x
+    keep = tuple(i for i, (a, b) in enumerate(zip(x.shape, batch_shape, strict=True)) if a != b)
+    return jnp.broadcast_to(jnp.sum(x, axis=keep, keepdims=True), batch_shape)
+
+
+def weighted_feature_sums(weights, features, batch_shape):
+    """``sum_samples weights * feature`` for every feature, in one pass over the samples.
+
+    Args:
+        weights: shape ``sample + batch_shape`` (per-sample cotangent).
+        features: list of ``P`` arrays broadcastable to that shape.
+        batch_shape: the parameters' batch shape.
+
+    Returns:
+        list of ``P`` arrays of shape ``batch_shape``. For scalar parameters the sums
+        are one matrix-vector product ``weights (S,) @ features (S, P)``.
+    """
+    weights = jnp.asarray(weights)
+    if batch_shape != ():
+        return [sum_to_batch(weights * f, batch_shape) for f in features]
+    stacked = jnp.stack([jnp.broadcast_to(f, weights.shape) for f in features], axis=-1)
+    sums = jnp.dot(weights.reshape(-1), stacked.reshape(-1, len(features)))
+    return [sums[i] for i in range(len(features))]
 
 
 class MassPairSupport(constraints.Constraint):

@@ -36,8 +36,11 @@ from hierax.pop.models._numerics import (
     log_planck_taper,
     log_power_integral,
     log_power_law_cdf,
+    log_power_law_cdf_partials,
     power_law_icdf,
     safe_log,
+    sum_to_batch,
+    weighted_feature_sums,
 )
 
 __all__ = ["PowerLawPrimaryMassRatio"]
@@ -153,12 +156,7 @@ class PowerLawPrimaryMassRatio(Distribution):
 
     def _log_prob_sharp(self, m1, m2, log_m1, log_m2):
         """``log p(m1, m2)`` without smoothing, given ``log m1`` and ``log m2`` (finite)."""
-        alpha, beta, mmin, mmax = self._params()[:4]
-        inside = (m2 >= mmin) & (m2 <= m1) & (m1 <= mmax)
-        log_mmin = jnp.log(mmin)
-        log_z = log_power_integral(-alpha, log_mmin, jnp.log(mmax))
-        log_f = log_power_law_cdf(beta, log_mmin, log_m1)
-        return jnp.where(inside, -alpha * log_m1 + beta * log_m2 - log_z - log_f, -jnp.inf)
+        return _sharp_log_prob(*self._params()[:4], m1, m2, log_m1, log_m2)
 
     def log_prob_from_logs(self, value, log_value):
         """:meth:`log_prob` given ``log(value)`` as well (callers that evaluate the same
@@ -247,3 +245,69 @@ class PowerLawPrimaryMassRatio(Distribution):
         m2_tail = power_law_icdf(beta, log_edge, jnp.maximum(jnp.log(m1), log_edge), u_tail)
         m2 = jnp.where(in_taper2, mmin + (edge - mmin) * t2, m2_tail)
         return m1, jnp.clip(m2, mmin, m1)
+
+
+# -- the sharp-edged density with a hand-written gradient ---------------------------
+#
+# Inside the support, with c = beta + 1,
+#     log p = -alpha log m1 + beta log m2 - log Z(alpha, mmin, mmax) - log F(m1; beta, mmin),
+# so the per-sample derivatives are log m1, log m2 and the partials of log F; the
+# gradient of each hyperparameter is one weighted sum over the samples (computed
+# together in one pass by ``weighted_feature_sums``), and nothing per-sample is saved
+# beyond the inputs. Samples outside the support contribute nothing.
+
+
+def _sharp_inside(mmin, mmax, m1, m2):
+    return (m2 >= mmin) & (m2 <= m1) & (m1 <= mmax)
+
+
+def _sharp_log_z(alpha, mmin, mmax):
+    return log_power_integral(-alpha, jnp.log(mmin), jnp.log(mmax))
+
+
+@jax.custom_vjp
+def _sharp_log_prob(alpha, beta, mmin, mmax, m1, m2, log_m1, log_m2):
+    """``log p(m1, m2)`` of the sharp-edged power law; ``-inf`` outside the support.
+
+    Parameters have the batch shape, the samples ``sample + batch`` (broadcastable).
+    """
+    inside = _sharp_inside(mmin, mmax, m1, m2)
+    log_f = log_power_law_cdf(beta, jnp.log(mmin), log_m1)
+    log_p = -alpha * log_m1 + beta * log_m2 - _sharp_log_z(alpha, mmin, mmax) - log_f
+    return jnp.where(inside, log_p, -jnp.inf)
+
+
+def _sharp_forward(alpha, beta, mmin, mmax, m1, m2, log_m1, log_m2):
+    value = _sharp_log_prob(alpha, beta, mmin, mmax, m1, m2, log_m1, log_m2)
+    return value, (alpha, beta, mmin, mmax, m1, m2, log_m1, log_m2)
+
+
+def _sharp_backward(residuals, cotangent):
+    alpha, beta, mmin, mmax, m1, m2, log_m1, log_m2 = residuals
+    batch_shape = jnp.shape(alpha)
+    inside = _sharp_inside(mmin, mmax, m1, m2)
+    weight = jnp.where(inside, cotangent, 0.0)
+    d_beta, d_log_mmin, d_log_x = log_power_law_cdf_partials(beta, jnp.log(mmin), log_m1)
+    # The scalar normaliser's partials are folded into the features, so that each sum
+    # is taken over the centred per-sample derivative (no float32 cancellation).
+    _, pull_z = jax.vjp(_sharp_log_z, alpha, mmin, mmax)
+    z_alpha, z_mmin, z_mmax = pull_z(jnp.ones_like(alpha))
+    features = [-log_m1 - z_alpha, log_m2 - d_beta, -d_log_mmin / mmin - z_mmin]
+    grad_alpha, grad_beta, grad_mmin = weighted_feature_sums(weight, features, batch_shape)
+    grad_mmax = -z_mmax * sum_to_batch(weight, batch_shape)
+    cot_log_m1 = _unbroadcast(weight * (-alpha - d_log_x), jnp.shape(log_m1))
+    cot_log_m2 = _unbroadcast(weight * beta, jnp.shape(log_m2))
+    grads = (grad_alpha, grad_beta, grad_mmin, grad_mmax)
+    grads = tuple(jnp.asarray(g, jnp.result_type(p)) for g, p in zip(grads, residuals[:4],
+                                                                     strict=True))
+    return grads + (jnp.zeros_like(m1), jnp.zeros_like(m2),
+                    cot_log_m1.astype(jnp.result_type(log_m1)),
+                    cot_log_m2.astype(jnp.result_type(log_m2)))
+
+
+def _unbroadcast(x, shape):
+    """Sum ``x`` down to ``shape`` (the adjoint of broadcasting to ``x.shape``)."""
+    return sum_to_batch(x, shape) if jnp.shape(x) != shape else x
+
+
+_sharp_log_prob.defvjp(_sharp_forward, _sharp_backward)
