@@ -55,6 +55,9 @@ class PPLRunner:
         problem = self.problem
         self.mcmc.warmup(jax.random.PRNGKey(seed), *problem.args, extra_fields=_FIELDS,
                          **problem.kwargs)
+        # NumPyro's warmup returns before its computation ends: wait, or the
+        # remaining warmup work is counted in the sampling time.
+        jax.block_until_ready(self.mcmc.post_warmup_state)
 
     def sample(self, seed: int) -> RunResult:
         """``num_samples`` draws from the end of :meth:`warmup` (no adaptation)."""

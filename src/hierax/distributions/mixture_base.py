@@ -181,6 +181,17 @@ def _masked_log_prob(dist, value):
     return jnp.where(inside, dist.log_prob(safe_value), -jnp.inf)
 
 
+def _log_prob_on_support(dist, value):
+    """``dist.log_prob(value)`` for values known to lie in ``dist.support``.
+
+    A :class:`~hierax.distributions.TransformedDistribution` skips its own
+    support mask (its ``_log_prob_inside``); the caller has already substituted
+    a feasible point outside the support and masks the result itself.
+    """
+    log_prob_inside = getattr(dist, "_log_prob_inside", None)
+    return dist.log_prob(value) if log_prob_inside is None else log_prob_inside(value)
+
+
 def _masked_cdf(dist, value):
     """``dist.cdf(value)``: 0 below and 1 above an interval-type support, never NaN."""
     bounds = _real_bounds(dist.support) if _checkable(dist) else None
@@ -197,8 +208,32 @@ def _masked_cdf(dist, value):
     return cdf
 
 
+_UNROLLED_COMPONENTS = 8
+"""Up to this many components, log-sum-exp runs elementwise over the components."""
+
+
+def _logsumexp_terms(terms):
+    """Elementwise ``log sum_k exp(terms[k])`` of a list of equally shaped arrays.
+
+    ``-inf`` with zero gradient where every term is ``-inf``. Working on the
+    separate terms instead of a stacked ``(..., K)`` array keeps the whole
+    computation (and its gradient) elementwise: no reduction over a short
+    trailing axis, no stacking and no slicing, which on CPU costs more than
+    the component densities themselves for large batches and ``K = 2``.
+    """
+    peak = functools.reduce(jnp.maximum, terms)
+    all_neg_inf = jnp.isneginf(peak)
+    shift = jax.lax.stop_gradient(jnp.where(jnp.isfinite(peak), peak, 0.0))
+    total = functools.reduce(
+        jnp.add, [jnp.exp(jnp.where(all_neg_inf, 0.0, term) - shift) for term in terms])
+    return jnp.where(all_neg_inf, -jnp.inf, jnp.log(total) + shift)
+
+
 def _logsumexp_last(x):
     """``logsumexp`` over the last axis: ``-inf`` with zero gradient when all terms are ``-inf``."""
+    size = jnp.shape(x)[-1]
+    if 0 < size <= _UNROLLED_COMPONENTS:
+        return _logsumexp_terms([x[..., k] for k in range(size)])
     all_neg_inf = jnp.all(jnp.isneginf(x), axis=-1)
     safe_x = jnp.where(all_neg_inf[..., None], 0.0, x)
     return jnp.where(all_neg_inf, -jnp.inf, jax.nn.logsumexp(safe_x, axis=-1))

@@ -20,7 +20,12 @@ from hierax.distributions import constraints
 from hierax.distributions.distribution import Distribution, validate_sample
 from hierax.distributions.mixture_base import (
     _check_mixing_distribution,
+    _checkable,
+    _feasible_value,
+    _inside_support,
+    _log_prob_on_support,
     _logsumexp_last,
+    _logsumexp_terms,
     _masked_cdf,
     _masked_log_prob,
     _mixing_logits,
@@ -343,10 +348,56 @@ class MixtureGeneral(Mixture):
         ]
         return jnp.stack(draws, axis=self.mixture_dim)
 
+    def _component_log_densities(self, value, mask_shared=True):
+        """``([log p_k(value)], inside)``: each ``-inf`` outside component ``k``'s support.
+
+        Components whose support is the mixture's share one support check and one
+        feasible substitute (and skip their own support masks); the others are
+        masked one by one. With ``mask_shared=False`` the shared components are
+        left unmasked and the caller applies ``inside`` (the mixture-support mask,
+        or None) once.
+        """
+        components = self._component_distributions
+        shared = [_checkable(d) and d.support == self._support for d in components]
+        if not any(shared):
+            return [_masked_log_prob(d, value) for d in components], None
+        full_value, feasible = _feasible_value(self, value)
+        inside = _inside_support(self, full_value)
+        safe_value = full_value
+        if feasible is not None:
+            inside_value = jnp.reshape(inside, jnp.shape(inside) + (1,) * self.event_dim)
+            safe_value = jnp.where(inside_value, full_value, feasible)
+        log_densities = []
+        for component, same in zip(components, shared, strict=True):
+            if not same:
+                log_densities.append(_masked_log_prob(component, value))
+                continue
+            log_density = _log_prob_on_support(component, safe_value)
+            log_densities.append(jnp.where(inside, log_density, -jnp.inf) if mask_shared
+                                 else log_density)
+        return log_densities, inside
+
+    def _weighted_terms(self, value, mask_shared=True):
+        """``([log w_k + log p_k(value)], inside)``; terms ``sample_shape + batch_shape``."""
+        log_weights = self.mixing_log_weights()
+        log_densities, inside = self._component_log_densities(jnp.asarray(value), mask_shared)
+        terms = [log_weights[..., k] + log_density for k, log_density in enumerate(log_densities)]
+        return jnp.broadcast_arrays(*terms), inside
+
     def component_log_probs(self, value):
-        value = jnp.asarray(value)
-        log_probs = [_masked_log_prob(d, value) for d in self._component_distributions]
-        return self.mixing_log_weights() + self._stack(log_probs)
+        return jnp.stack(self._weighted_terms(value)[0], axis=-1)
+
+    @validate_sample
+    def log_prob(self, value, intermediates=None):
+        """``log sum_k w_k p_k(value)``, shape ``sample_shape + batch_shape``.
+
+        Evaluated elementwise over the list of components (no stacked ``(..., K)``
+        array); values outside the mixture's support get ``-inf``.
+        """
+        del intermediates
+        terms, inside = self._weighted_terms(value, mask_shared=False)
+        log_prob = _logsumexp_terms(terms)
+        return log_prob if inside is None else jnp.where(inside, log_prob, -jnp.inf)
 
     def component_cdf(self, value):
         value = jnp.asarray(value)
