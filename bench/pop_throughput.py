@@ -249,21 +249,9 @@ def build_hierax(path, dtype, selection_on):
     return log_likelihood, likelihood, hyper
 
 
-def _time_calls(fn, args, repeats, number):
-    import jax
-
-    per_call = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            out = fn(*args)
-        jax.block_until_ready(out)
-        per_call.append((time.perf_counter() - start) / number)
-    return statistics.median(per_call), per_call
-
-
 def measure_hierax(args):
     import jax
+    from gwkokab_side import time_calls  # same timing loop on both sides
 
     log_likelihood, likelihood, hyper = build_hierax(
         args.catalog, args.dtype, args.selection == "on"
@@ -277,8 +265,8 @@ def measure_hierax(args):
     start = time.perf_counter()
     value_again, grad = jax.block_until_ready(grad_fn(hyper))
     grad_first = time.perf_counter() - start
-    value_s, value_all = _time_calls(value_fn, (hyper,), args.repeats, args.number)
-    grad_s, grad_all = _time_calls(grad_fn, (hyper,), args.repeats, args.number)
+    value_s, value_all = time_calls(value_fn, (hyper,), args.repeats, args.number)
+    grad_s, grad_all = time_calls(grad_fn, (hyper,), args.repeats, args.number)
     terms = jax.jit(likelihood)(hyper)
     return {
         "side": "hierax",
