@@ -277,10 +277,15 @@ def automatic_buckets(counts, max_padding: float = 0.1) -> list[np.ndarray]:
 
 
 def _event_statistics(peak, first, second, counts):
-    """``(event ln L, N_eff, Var(ln L_n))`` from shifted moments (float64 scope)."""
+    """``(event ln L, N_eff, Var(ln L_n))`` from shifted moments (float64 scope).
+
+    Only ``event ln L`` carries a gradient; the two Monte Carlo error
+    diagnostics do not.
+    """
     positive = first > 0
     safe_first = jnp.where(positive, first, 1.0)
     event_ll = jnp.where(positive, peak + jnp.log(safe_first), -jnp.inf) - jnp.log(counts)
+    safe_first = jax.lax.stop_gradient(safe_first)
     neff = jnp.where(positive, safe_first**2 / jnp.where(positive, second, 1.0), 0.0)
     variance = jnp.where(positive, second / safe_first**2 - 1.0 / counts, jnp.inf)
     return event_ll, neff, variance
@@ -319,13 +324,15 @@ class _SegmentLayout:
 
         def reduce(log_rho):
             idx = jnp.asarray(index)
-            terms = log_rho.astype(jnp.float64) - jnp.asarray(log_prior, jnp.float64)
+            terms = log_rho - jnp.asarray(log_prior, log_rho.dtype)
             peak = jax.ops.segment_max(terms, idx, segments, indices_are_sorted=True)
             peak = jax.lax.stop_gradient(jnp.where(jnp.isfinite(peak), peak, 0.0))
-            scaled = jnp.exp(terms - peak[idx])
+            # As shifted_moments: exponentials in the working dtype, sums in float64.
+            scaled = jnp.exp(terms - peak[idx]).astype(jnp.float64)
             first = jax.ops.segment_sum(scaled, idx, segments, indices_are_sorted=True)
-            second = jax.ops.segment_sum(scaled**2, idx, segments, indices_are_sorted=True)
-            stats = _event_statistics(peak[:n], first[:n], second[:n],
+            second = jax.ops.segment_sum(jax.lax.stop_gradient(scaled) ** 2, idx, segments,
+                                         indices_are_sorted=True)
+            stats = _event_statistics(peak[:n].astype(jnp.float64), first[:n], second[:n],
                                       jnp.asarray(counts, jnp.float64))
             return tuple(value.astype(log_rho.dtype) for value in stats)
 
@@ -370,7 +377,7 @@ class _BucketLayout:
         inverse = None if self.identity_order else self.inverse
 
         def reduce(log_rho):
-            terms = log_rho.astype(jnp.float64) - jnp.asarray(log_prior, jnp.float64)
+            terms = log_rho - jnp.asarray(log_prior, log_rho.dtype)
             parts = []
             for start, size, width, mask, counts in buckets:
                 block = terms[start : start + size * width].reshape(size, width)

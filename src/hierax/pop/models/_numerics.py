@@ -206,30 +206,36 @@ def log_power_integral(exponent, log_low, log_high):
     return jnp.where(nonempty, value, -jnp.inf)
 
 
-_RELATIVE_SERIES_CUTOFF = 1e-2
-
-
+@jax.custom_jvp
 def log_power_law_cdf(exponent, log_low, log_x):
     """``log int_low^x t^exponent dt`` for ``x >= low`` (smooth through ``exponent = -1``).
 
-    With ``c = exponent + 1``, ``L = log(x / low)`` and ``u = c L``,
+    With ``c = exponent + 1``, ``L = log(x / low)`` and ``v = |c| L``,
 
-        log F = c log(x if c >= 0 else low) + log L + log((1 - e^{-|u|}) / |u|),
+        log F = c log(x if c >= 0 else low) + log(1 - e^{-v}) - log |c|,
 
-    one ``expm1`` and two ``log`` per point, exact for every ``c`` (``log L`` at
-    ``c = 0``). ``x`` is floored at ``low (1 + eps)`` so that ``F > 0``.
+    one ``expm1`` and one ``log`` per point and no per-point branch (XLA:CPU
+    vectorises the loop; a per-point series branch made it 4x slower). Both
+    logarithms carry relative error, so the difference is accurate for every
+    ``c``; ``|c|`` is floored at ``sqrt(tiny)``, which changes ``F`` by a
+    relative ``O(sqrt(tiny) L)`` (``log F -> log L`` at ``c = 0``). ``x`` is
+    floored at ``low (1 + eps)`` so that ``F > 0``. Derivatives come from
+    :func:`log_power_law_cdf_partials` (exact through ``c = 0``).
     """
     c = exponent + 1
-    width = jnp.maximum(log_x - log_low, jnp.finfo(jnp.result_type(log_x)).eps)
-    u = c * width
-    v = jnp.abs(u)
-    small = v < _RELATIVE_SERIES_CUTOFF
-    vs = jnp.where(small, v, 0.0)
-    series = 1.0 + vs * (-0.5 + vs * (1.0 / 6.0 - vs / 24.0))
-    v_large = jnp.where(small, 1.0, v)
-    ratio = jnp.where(small, series, -jnp.expm1(-v_large) / v_large)
+    finfo = jnp.finfo(jnp.result_type(log_x, c))
+    width = jnp.maximum(log_x - log_low, finfo.eps)
+    magnitude = jnp.maximum(jnp.abs(c), math.sqrt(finfo.tiny))
     anchor = jnp.where(c >= 0, log_x, log_low)
-    return c * anchor + jnp.log(width * ratio)
+    return c * anchor + jnp.log(-jnp.expm1(-magnitude * width)) - jnp.log(magnitude)
+
+
+@log_power_law_cdf.defjvp
+def _log_power_law_cdf_jvp(primals, tangents):
+    value = log_power_law_cdf(*primals)
+    partials = log_power_law_cdf_partials(*primals)
+    tangent = sum(d * t for d, t in zip(partials, tangents, strict=True))
+    return value, jnp.broadcast_to(tangent, jnp.shape(value)).astype(value.dtype)
 
 
 _DERIVATIVE_SERIES_CUTOFF = 0.5
@@ -290,7 +296,7 @@ def sum_to_batch(x, batch_shape):
 
 
 def weighted_feature_sums(weights, features, batch_shape):
-    """``sum_samples weights * feature`` for every feature, in one pass over the samples.
+    """``sum_samples weights * feature`` for every feature.
 
     Args:
         weights: shape ``sample + batch_shape`` (per-sample cotangent).
@@ -298,15 +304,13 @@ def weighted_feature_sums(weights, features, batch_shape):
         batch_shape: the parameters' batch shape.
 
     Returns:
-        list of ``P`` arrays of shape ``batch_shape``. For scalar parameters the sums
-        are one matrix-vector product ``weights (S,) @ features (S, P)``.
+        list of ``P`` arrays of shape ``batch_shape``.
     """
+    # One reduction per feature: XLA fuses each feature into its own reduction loop,
+    # so no (S, P) array is built (a matrix-vector product over a stacked (S, P)
+    # array was 1.7x slower on the whole float32 gradient).
     weights = jnp.asarray(weights)
-    if batch_shape != ():
-        return [sum_to_batch(weights * f, batch_shape) for f in features]
-    stacked = jnp.stack([jnp.broadcast_to(f, weights.shape) for f in features], axis=-1)
-    sums = jnp.dot(weights.reshape(-1), stacked.reshape(-1, len(features)))
-    return [sums[i] for i in range(len(features))]
+    return [sum_to_batch(weights * f, batch_shape) for f in features]
 
 
 class MassPairSupport(constraints.Constraint):

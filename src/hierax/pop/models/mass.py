@@ -252,8 +252,8 @@ class PowerLawPrimaryMassRatio(Distribution):
 # Inside the support, with c = beta + 1,
 #     log p = -alpha log m1 + beta log m2 - log Z(alpha, mmin, mmax) - log F(m1; beta, mmin),
 # so the per-sample derivatives are log m1, log m2 and the partials of log F; the
-# gradient of each hyperparameter is one weighted sum over the samples (computed
-# together in one pass by ``weighted_feature_sums``), and nothing per-sample is saved
+# gradient of each hyperparameter is one weighted sum over the samples
+# (``weighted_feature_sums``), and nothing per-sample is saved
 # beyond the inputs. Samples outside the support contribute nothing.
 
 

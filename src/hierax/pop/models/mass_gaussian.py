@@ -246,7 +246,7 @@ class OrderedTruncatedNormalMasses(Distribution):
 #
 # Inside the support log p = -(z1^2 + z2^2) / 2 - N(Lambda) with z_i = (m_i - loc_i) / s_i,
 # so d/dloc_i = z_i / s_i and d/ds_i = z_i^2 / s_i per sample; the four weighted sums are
-# taken in one pass (``weighted_feature_sums``) and the normaliser ``N`` (a function of
+# taken by ``weighted_feature_sums`` and the normaliser ``N`` (a function of
 # the hyperparameters only) is differentiated by its own pullback. Nothing per-sample is
 # saved beyond the inputs; samples outside the support contribute nothing.
 

@@ -149,9 +149,11 @@ class SelectionEstimator:
         total_draws = self.total_draws
 
         def reduce(log_rate):
-            terms = log_rate.astype(jnp.float64) + jnp.asarray(log_offset, jnp.float64)
+            terms = log_rate + jnp.asarray(log_offset, log_rate.dtype)
             peak, first, second = shifted_moments(terms)
             log_mu = log_scale + peak + jnp.log(first)
+            # The diagnostics carry no gradient (as the second moment).
+            first = jax.lax.stop_gradient(first)
             excess = jnp.maximum(second - first**2 / total_draws, 0.0)
             variance = jnp.exp(2 * (log_scale + peak)) * excess
             result = SelectionTerms(log_mu, jnp.exp(log_mu), variance, first**2 / excess)
@@ -174,15 +176,20 @@ class SelectionEstimator:
 def shifted_moments(log_terms: jax.Array, axis: int = -1):
     """``(m, sum e^{l - m}, sum e^{2 (l - m)})`` along ``axis`` with ``m = max l``.
 
-    Call inside a float64 scope for float64 sums. All ``-inf`` terms give
-    ``m = 0`` and zero sums (finite gradients; ``log`` of the sum is ``-inf``).
+    The exponentials are taken in the dtype of ``log_terms`` (each lies in
+    ``[0, 1]``, so a float32 term carries float32's relative error and no
+    more) and summed in float64: call inside a float64 scope
+    (:func:`in_float64`). The second moment only feeds Monte Carlo error
+    diagnostics and carries no gradient, so the backward pass touches each
+    term once. All ``-inf`` terms give ``m = 0`` and zero sums (finite
+    gradients; ``log`` of the sum is ``-inf``).
     """
     peak = jnp.max(log_terms, axis=axis, keepdims=True)
     peak = jax.lax.stop_gradient(jnp.where(jnp.isfinite(peak), peak, 0.0))
     scaled = jnp.exp(log_terms - peak)
-    first = jnp.sum(scaled, axis=axis)
-    second = jnp.sum(scaled * scaled, axis=axis)
-    return jnp.squeeze(peak, axis), first, second
+    first = jnp.sum(scaled, axis=axis, dtype=jnp.float64)
+    second = jnp.sum(jnp.square(jax.lax.stop_gradient(scaled)), axis=axis, dtype=jnp.float64)
+    return jnp.squeeze(peak, axis).astype(jnp.float64), first, second
 
 
 def in_float64(reduction: Callable) -> Callable:
