@@ -110,17 +110,61 @@ def test_pl_custom_gradient_in_the_samples(x64):
     assert np.all(ours[2:] == 0.0)
 
 
-@pytest.mark.parametrize("exponent", [-1.0, -1.0 + 3e-3, -1.0 - 0.2, 0.5, -4.0])
-def test_log_power_law_cdf_partials_match_autodiff(x64, exponent):
-    log_low = jnp.log(5.0)
-    log_x = jnp.log(jnp.asarray([5.0, 5.0 * (1 + 1e-9), 5.3, 12.0, 79.0]))
-    partials = log_power_law_cdf_partials(jnp.asarray(exponent), log_low, log_x)
-    for argnum, ours in enumerate(partials):
-        expected = jax.vmap(jax.grad(log_power_law_cdf, argnums=argnum), (None, None, 0))(
-            jnp.asarray(exponent), log_low, log_x)
-        # The autodiff series is cut at v^3 below |u| = 0.01 (relative error ~ u^3 / 30).
-        np.testing.assert_allclose(ours[1:], expected[1:], rtol=1e-7, atol=1e-9)
-        assert np.isfinite(ours[0])
+def _quadrature_log_cdf(exponent, low, x):
+    """``log int_low^x t^exponent dt`` by adaptive quadrature (float64 reference)."""
+    from scipy.integrate import quad
+
+    value, _ = quad(lambda t: t**exponent, low, x, epsabs=0.0, epsrel=1e-13, limit=200)
+    return np.log(value)
+
+
+CDF_EXPONENTS = [-1.0, -1.0 + 1e-12, -1.0 + 3e-3, -1.0 - 0.2, 0.5, -4.0, 2.5]
+CDF_POINTS = [5.0 * (1 + 1e-6), 5.3, 12.0, 79.0]
+
+
+@pytest.mark.parametrize("exponent", CDF_EXPONENTS)
+def test_log_power_law_cdf_matches_quadrature(x64, exponent):
+    ours = log_power_law_cdf(jnp.asarray(exponent), jnp.log(5.0), jnp.log(jnp.asarray(CDF_POINTS)))
+    expected = [_quadrature_log_cdf(exponent, 5.0, x) for x in CDF_POINTS]
+    np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("exponent", [-1.0, -1.0 + 1e-4, -3.0, 1.5])
+def test_log_power_law_cdf_float32_near_and_away_from_minus_one(exponent):
+    """float32 keeps float32 accuracy (no cancellation at ``c -> 0``)."""
+    log_x = np.log(np.asarray(CDF_POINTS[1:], np.float32))
+    ours = log_power_law_cdf(jnp.float32(exponent), jnp.float32(np.log(5.0)), jnp.asarray(log_x))
+    assert ours.dtype == jnp.float32
+    expected = [_quadrature_log_cdf(exponent, 5.0, float(np.exp(lx))) for lx in log_x]
+    np.testing.assert_allclose(ours, expected, rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("exponent", CDF_EXPONENTS)
+def test_log_power_law_cdf_partials_match_quadrature_differences(x64, exponent):
+    """The partials (also the JVP of ``log_power_law_cdf``) against central differences
+    of the quadrature reference in ``(exponent, log_low, log_x)``."""
+    log_low, step = np.log(5.0), 1e-5
+    log_x = np.log(np.asarray(CDF_POINTS[1:]))
+
+    def reference(e, a, b):
+        return np.asarray([_quadrature_log_cdf(e, np.exp(a), np.exp(x)) for x in b])
+
+    numeric = [
+        (reference(exponent + step, log_low, log_x) - reference(exponent - step, log_low, log_x)),
+        (reference(exponent, log_low + step, log_x) - reference(exponent, log_low - step, log_x)),
+        (reference(exponent, log_low, log_x + step) - reference(exponent, log_low, log_x - step)),
+    ]
+    partials = log_power_law_cdf_partials(jnp.asarray(exponent), jnp.asarray(log_low),
+                                          jnp.asarray(log_x))
+    jvp_exponent = jax.vmap(jax.grad(log_power_law_cdf), (None, None, 0))(
+        jnp.asarray(exponent), jnp.asarray(log_low), jnp.asarray(log_x))
+    for ours, difference in zip(partials, numeric, strict=True):
+        np.testing.assert_allclose(ours, difference / (2 * step), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(jvp_exponent, partials[0], rtol=1e-12)
+    # At x -> low the partials stay finite.
+    edge = log_power_law_cdf_partials(jnp.asarray(exponent), jnp.asarray(log_low),
+                                      jnp.asarray([log_low, log_low + 1e-9]))
+    assert all(np.all(np.isfinite(p)) for p in edge)
 
 
 G_POINTS = [
