@@ -1,5 +1,5 @@
-"""Chunked NUTS with checkpoints: a run interrupted after a chunk and resumed ends with the
-draws of an uninterrupted run; chunk sizes; atomic chunk files."""
+"""Chunked MCMC (slice and NUTS) with checkpoints: a run interrupted after a chunk and
+resumed ends with the draws of an uninterrupted run; chunk sizes; atomic chunk files."""
 
 import numpy as np
 import pytest
@@ -12,10 +12,14 @@ from hierax.cli.sampler_config import parse_sampler_config
 
 pytest.importorskip("xarray")
 
-CONFIG = parse_sampler_config({"kernel": {"max_tree_depth": 4},
-                               "mcmc": {"num_warmup": 40, "num_samples": 30, "num_chains": 2,
-                                        "chain_method": "vectorized", "progress_bar": False}},
-                              "nuts")
+MCMC_SETTINGS = {"num_warmup": 40, "num_samples": 30, "num_chains": 2,
+                 "chain_method": "vectorized", "progress_bar": False}
+CONFIGS = {
+    "nuts": parse_sampler_config({"kernel": {"max_tree_depth": 4}, "mcmc": MCMC_SETTINGS}),
+    "slice": parse_sampler_config({"slice": {}, "mcmc": MCMC_SETTINGS}),
+}
+# A per-draw statistic each kernel records, compared exactly after resuming.
+COUNTERS = {"nuts": "n_steps", "slice": "n_evaluations"}
 
 
 def model():
@@ -23,14 +27,15 @@ def model():
     hierax.sample("s", dist.LogNormal(0.0, 0.5))
 
 
-def _run(folder, resume=False):
-    return samplers.run_nuts_chunked(model, CONFIG, 3, folder, resume=resume,
+def _run(kind, folder, resume=False):
+    return samplers.run_mcmc_chunked(model, CONFIGS[kind], 3, folder, resume=resume,
                                      log_print=lambda *a, **k: None)
 
 
-def test_interrupted_run_resumes_to_the_same_draws(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["slice", "nuts"])
+def test_interrupted_run_resumes_to_the_same_draws(tmp_path, monkeypatch, kind):
     monkeypatch.setattr(samplers, "CHUNK_DRAWS", 10)
-    reference, reference_stats = _run(tmp_path / "whole")
+    reference, reference_stats = _run(kind, tmp_path / "whole")
     assert reference["x"].shape == (2, 30) and reference_stats["diverging"].shape == (2, 30)
     original = ChunkStore.append
 
@@ -41,14 +46,15 @@ def test_interrupted_run_resumes_to_the_same_draws(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ChunkStore, "append", append_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        _run(tmp_path / "cut")
+        _run(kind, tmp_path / "cut")
     assert ChunkStore(tmp_path / "cut").indices() == [0]
     monkeypatch.setattr(ChunkStore, "append", original)
-    resumed, resumed_stats = _run(tmp_path / "cut", resume=True)
+    resumed, resumed_stats = _run(kind, tmp_path / "cut", resume=True)
     assert ChunkStore(tmp_path / "cut").indices() == [0, 1, 2]
     for name in ("x", "s"):
         np.testing.assert_allclose(resumed[name], reference[name], rtol=1e-5)
-    np.testing.assert_array_equal(resumed_stats["n_steps"], reference_stats["n_steps"])
+    counter = COUNTERS[kind]
+    np.testing.assert_array_equal(resumed_stats[counter], reference_stats[counter])
 
 
 def test_chunk_sizes_divide_the_run_and_respect_thinning():

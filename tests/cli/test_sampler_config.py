@@ -120,12 +120,31 @@ def test_kind_detection_and_mismatch(tmp_path):
     assert detect_sampler_kind(SEED_NUTS) == "nuts"
     assert detect_sampler_kind(SEED_FLOWMC) == "flowmc"
     assert detect_sampler_kind({"n_chains": 4}) == "flowmc"
+    assert detect_sampler_kind({"slice": {}, "mcmc": {}}) == "slice"
     assert detect_sampler_kind({"foo": 1}) is None
+    assert detect_sampler_kind({"slice": {}, "kernel": {}}) is None
     with pytest.raises(UserInputError, match="this is a flowMC config, but this command runs "
                                              "NUTS"):
         parse_sampler_config(write(tmp_path, SEED_FLOWMC), "nuts")
-    with pytest.raises(UserInputError, match="cannot tell NUTS from flowMC"):
+    with pytest.raises(UserInputError, match="this is a NUTS config, but this command runs "
+                                             "slice"):
+        parse_sampler_config(SEED_NUTS, "slice")
+    with pytest.raises(UserInputError, match="cannot tell the sampler"):
         parse_sampler_config({"foo": 1})
+
+
+def test_slice_config_defaults_and_errors():
+    config = parse_sampler_config({"mcmc": {"num_warmup": 10, "num_samples": 5}}, "slice")
+    assert config.kind == "slice" and config.slice.max_steps_out == 16
+    kwargs = config.slice.kernel_kwargs()
+    assert callable(kwargs["init_strategy"]) and kwargs["width"] == 1.0
+    with pytest.raises(UserInputError, match=r"key 'slice.max_step_out': unknown key \(did you "
+                                             r"mean 'max_steps_out'\?\)"):
+        parse_sampler_config({"slice": {"max_step_out": 3}, "mcmc": {"num_warmup": 1,
+                                                                     "num_samples": 1}})
+    with pytest.raises(UserInputError, match=r"key 'slice.width': Input should be greater"):
+        parse_sampler_config({"slice": {"width": 0.0}, "mcmc": {"num_warmup": 1,
+                                                                 "num_samples": 1}})
 
 
 @pytest.mark.parametrize("text, match", [
@@ -138,3 +157,20 @@ def test_file_errors(tmp_path, text, match):
         parse_sampler_config(write(tmp_path, text))
     with pytest.raises(UserInputError, match="file not found"):
         parse_sampler_config(tmp_path / "absent.json")
+
+
+def test_default_sampler_is_slice_and_mcmc_alone_takes_the_default():
+    from hierax.cli.infer_command import DEFAULT_SAMPLER, default_sampler_config
+    from hierax.infer.slice import POPULATION_MCMC_SETTINGS
+
+    assert DEFAULT_SAMPLER == "slice"
+    config = default_sampler_config()
+    assert config.kind == "slice"
+    for key, value in POPULATION_MCMC_SETTINGS.items():
+        assert getattr(config.mcmc, key) == value
+    assert default_sampler_config("nuts").kind == "nuts"
+    only_mcmc = {"mcmc": {"num_warmup": 10, "num_samples": 5}}
+    assert parse_sampler_config(only_mcmc, default_kind="slice").kind == "slice"
+    assert parse_sampler_config(only_mcmc, "nuts").kind == "nuts"
+    with pytest.raises(UserInputError, match="cannot tell the sampler"):
+        parse_sampler_config(only_mcmc)

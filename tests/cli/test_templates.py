@@ -6,7 +6,12 @@ import pytest
 
 from hierax.cli.errors import UserInputError
 from hierax.cli.main import pop_main
-from hierax.cli.sampler_config import FlowMCConfig, NutsConfig, parse_sampler_config
+from hierax.cli.sampler_config import (
+    FlowMCConfig,
+    NutsConfig,
+    SliceConfig,
+    parse_sampler_config,
+)
 from hierax.cli.templates import (
     FILE_NAMES,
     README_NAME,
@@ -37,6 +42,7 @@ def test_all_templates_parse_back(tmp_path):
     assert len(spec.free_names) == 5
     assert isinstance(parse_sampler_config(tmp_path / "numpyro_config.json", "nuts"),
                       NutsConfig)
+    assert isinstance(parse_sampler_config(tmp_path / "slice_config.json"), SliceConfig)
     assert isinstance(parse_sampler_config(tmp_path / "flowMC_config.json", "flowmc"),
                       FlowMCConfig)
     pmean = parse_selection_config(json.loads((tmp_path / "pmean.json").read_text()))

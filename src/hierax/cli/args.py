@@ -30,7 +30,7 @@ __all__ = [
 # Extrinsic marginals GWKokab's scripts accept; hierax.pop models do not include them.
 EXTRINSIC_FLAGS = ("cos_iota", "phi_12", "polarization_angle", "right_ascension",
                    "sin_declination", "detection_time")
-TEMPLATE_KINDS = ("prior", "nuts", "flowmc", "pmean")
+TEMPLATE_KINDS = ("prior", "slice", "nuts", "flowmc", "pmean")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -107,7 +107,7 @@ def add_inference_options(parser: argparse.ArgumentParser, *, gwkokab_defaults: 
                          help="prior config of the hyperparameters")
     configs.add_argument("--sampler-cfg", "--sampler-config", dest="sampler_cfg",
                          metavar="JSON", required=gwkokab_defaults, default=None,
-                         help="sampler config (NUTS or flowMC)")
+                         help="sampler config (slice, NUTS or flowMC)")
     run = parser.add_argument_group("run")
     run.add_argument("--seed", type=_count(0), default=37,
                      help="random seed (default: 37)")
@@ -166,8 +166,8 @@ def _add_infer(commands) -> None:
     infer = commands.add_parser("infer", help="hierarchical inference of the hyperparameters")
     add_model_options(infer)
     add_inference_options(infer, gwkokab_defaults=False, default_output="inference")
-    infer.add_argument("--sampler", choices=("nuts", "flowmc"), default=None,
-                       help="sampler (default: from --sampler-cfg, else the default sampler)")
+    infer.add_argument("--sampler", choices=("slice", "nuts", "flowmc"), default=None,
+                       help="sampler (default: from --sampler-cfg, else slice sampling)")
 
 
 def _add_report(commands) -> None:

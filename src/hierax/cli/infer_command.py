@@ -7,7 +7,8 @@ the template prior of the model), the selection estimator from ``--pmean-cfg``
 (default: :func:`default_sampler_config`), runs it and writes the outputs
 described in :mod:`hierax.cli.outputs`.
 
-NUTS runs in chunks of :data:`hierax.cli.samplers.CHUNK_DRAWS` draws per chain: after warmup and
+Slice sampling (the default, :class:`hierax.infer.Slice`; see ``docs/pop_sampler.md``)
+and NUTS run in chunks of :data:`hierax.cli.samplers.CHUNK_DRAWS` draws per chain: after warmup and
 after every chunk the sampler state is checkpointed and the chunk's draws are
 appended to ``state/``. Iteration ``i`` of a chain uses ``fold_in(chain_key,
 i)``, so ``--resume`` continues from the last complete chunk and ends with the
@@ -26,12 +27,14 @@ from pathlib import Path
 from hierax.cli.args import model_options
 from hierax.cli.errors import UserInputError, read_json_file
 from hierax.cli.outputs import open_log, write_json_atomically
-from hierax.cli.sampler_config import NutsConfig, parse_sampler_config
+from hierax.cli.sampler_config import FlowMCConfig, parse_sampler_config
 
 __all__ = ["DEFAULT_SAMPLER", "default_sampler_config", "run_infer"]
 
-DEFAULT_SAMPLER = "nuts"
-"""The sampler used when neither ``--sampler`` nor ``--sampler-cfg`` says."""
+DEFAULT_SAMPLER = "slice"
+"""The sampler used when neither ``--sampler`` nor ``--sampler-cfg`` says: gradient-free
+slice sampling, exact for the step-shaped likelihood of sharp mass edges
+(``docs/pop_sampler.md``). ``n_sage_n_pls_m_gs`` runs NUTS, as in GWKokab."""
 _DEFAULT_PMEAN = {"estimator_type": "analytic_pdet"}
 _HDF5_SUFFIXES = (".h5", ".hdf5")
 
@@ -39,15 +42,23 @@ _HDF5_SUFFIXES = (".h5", ".hdf5")
 def default_sampler_config(kind: str | None = None):
     """The built-in sampler settings of ``kind`` (default :data:`DEFAULT_SAMPLER`).
 
-    NUTS: 4 chains x (1000 warmup + 1000 draws), target acceptance 0.9, chains
-    across devices when there are several, vectorized otherwise.
+    Slice: :data:`hierax.infer.slice.POPULATION_MCMC_SETTINGS` (4 chains x
+    (600 warmup + 500 draws)). NUTS: 4 chains x (1000 warmup + 1000 draws), target
+    acceptance 0.9. Chains run across devices when there are several, vectorized
+    otherwise.
     """
     from hierax.cli.templates import FLOWMC_TEMPLATE
+    from hierax.infer.slice import POPULATION_MCMC_SETTINGS
     from hierax.pop.inference import DEFAULT_NUTS_SETTINGS, default_chain_method
 
     kind = kind or DEFAULT_SAMPLER
     if kind == "flowmc":
         return parse_sampler_config(FLOWMC_TEMPLATE, "flowmc", source="default flowMC config")
+    if kind == "slice":
+        settings = POPULATION_MCMC_SETTINGS
+        config = {"slice": {}, "mcmc": {
+            **settings, "chain_method": default_chain_method(settings["num_chains"])}}
+        return parse_sampler_config(config, "slice", source="default slice config")
     settings = DEFAULT_NUTS_SETTINGS
     config = {"kernel": {"target_accept_prob": settings["target_accept_prob"],
                          "max_tree_depth": settings["max_tree_depth"]},
@@ -64,7 +75,7 @@ def default_sampler_config(kind: str | None = None):
 def _sampler_config(args):
     if args.sampler_cfg is None:
         return default_sampler_config(args.sampler)
-    return parse_sampler_config(args.sampler_cfg, args.sampler)
+    return parse_sampler_config(args.sampler_cfg, args.sampler, default_kind=DEFAULT_SAMPLER)
 
 
 def _events(args, population):
@@ -190,12 +201,12 @@ def _prepare_output(output: Path, settings: dict, resume: bool, log_print) -> Pa
 def run_infer(args: argparse.Namespace) -> int:
     """Hierarchical inference of the hyperparameters; writes ``args.output``."""
     from hierax.cli.infer_outputs import finish_run
-    from hierax.cli.samplers import run_flowmc, run_nuts_chunked
+    from hierax.cli.samplers import run_flowmc, run_mcmc_chunked
 
     inputs = RunInputs(args)
-    if args.resume and inputs.kind != "nuts":
-        raise UserInputError("--resume continues NUTS runs only; flowMC runs start over",
-                             source="--resume")
+    if args.resume and inputs.kind == "flowmc":
+        raise UserInputError("--resume continues slice and NUTS runs only; flowMC runs start "
+                             "over", source="--resume")
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     log = open_log(output / "log.txt")
@@ -209,11 +220,11 @@ def run_infer(args: argparse.Namespace) -> int:
               f"model {inputs.options}; sampler {inputs.kind}; output '{output}'",
               stream=sys.stdout)
     model = inputs.model_fn()
-    if isinstance(inputs.sampler_config, NutsConfig):
-        draws, stats = run_nuts_chunked(model, inputs.sampler_config, inputs.seed, state,
-                                        resume=args.resume, log_print=log_print)
-    else:
+    if isinstance(inputs.sampler_config, FlowMCConfig):
         draws, stats = run_flowmc(model, inputs.sampler_config, inputs.seed, log_print)
+    else:
+        draws, stats = run_mcmc_chunked(model, inputs.sampler_config, inputs.seed, state,
+                                        resume=args.resume, log_print=log_print)
     finish_run(output, inputs, draws, stats, log_print)
     return 0
 

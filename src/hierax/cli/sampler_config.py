@@ -1,4 +1,10 @@
-"""The sampler JSON (``--sampler-cfg``): NUTS or flowMC settings, validated strictly.
+"""The sampler JSON (``--sampler-cfg``): slice, NUTS or flowMC settings, validated strictly.
+
+Slice sampling along adapted directions (:class:`hierax.infer.Slice`, the
+default of ``hierax-pop infer``)::
+
+    {"slice": {...keyword arguments of hierax.infer.Slice...},
+     "mcmc": {"num_warmup": 600, "num_samples": 500, "num_chains": 4}}
 
 NUTS (GWKokab's ``numpyro_config.json`` layout)::
 
@@ -37,6 +43,8 @@ from pydantic import (
 from hierax.cli.errors import UserInputError, read_json_file
 
 __all__ = [
+    "SliceConfig",
+    "SliceKernelConfig",
     "FlowMCBundleConfig",
     "FlowMCConfig",
     "FlowMCDataDump",
@@ -47,7 +55,8 @@ __all__ = [
     "parse_sampler_config",
 ]
 
-SamplerKind = Literal["nuts", "flowmc"]
+SamplerKind = Literal["slice", "nuts", "flowmc"]
+SAMPLER_KINDS = ("slice", "nuts", "flowmc")
 INIT_STRATEGIES = ("init_to_uniform", "init_to_median", "init_to_mean", "init_to_feasible",
                    "init_to_sample")
 
@@ -113,6 +122,38 @@ class NutsConfig(_Strict):
     @property
     def kind(self) -> str:
         return "nuts"
+
+
+class SliceKernelConfig(_Strict):
+    """Keyword arguments of :class:`hierax.infer.Slice` that a JSON file can carry.
+
+    Defaults equal Slice's own.
+    """
+
+    width: PositiveFloat = 1.0
+    max_steps_out: NonNegativeInt = 16
+    adapt_directions: bool = True
+    adapt_width: bool = True
+    init_strategy: Literal[INIT_STRATEGIES] = "init_to_uniform"
+
+    def kernel_kwargs(self) -> dict:
+        """Keyword arguments for ``hierax.infer.Slice`` (init strategy as a function)."""
+        import hierax.infer as infer
+
+        kwargs = self.model_dump()
+        kwargs["init_strategy"] = getattr(infer, self.init_strategy)
+        return kwargs
+
+
+class SliceConfig(_Strict):
+    """A slice-sampling run: ``slice`` settings (optional) and ``mcmc`` settings (required)."""
+
+    slice: SliceKernelConfig = SliceKernelConfig()
+    mcmc: McmcConfig
+
+    @property
+    def kind(self) -> str:
+        return "slice"
 
 
 class FlowMCDataDump(_Strict):
@@ -196,27 +237,34 @@ class FlowMCConfig(_Strict):
                 "bundle_config": {k: v for k, v in data.items() if k not in dump_keys}}
 
 
-_MODELS = {"nuts": NutsConfig, "flowmc": FlowMCConfig}
+_MODELS = {"slice": SliceConfig, "nuts": NutsConfig, "flowmc": FlowMCConfig}
+_NAMES = {"slice": "slice", "nuts": "NUTS", "flowmc": "flowMC"}
 _FLOWMC_KEYS = ({"data_dump", "bundle_config"} | set(FlowMCBundleConfig.model_fields)
                 | set(FlowMCDataDump.model_fields))
 
 
 def detect_sampler_kind(data: dict) -> str | None:
-    """``"nuts"`` or ``"flowmc"`` from a config's top-level keys, None when unclear."""
+    """``"slice"``, ``"nuts"`` or ``"flowmc"`` from a config's top-level keys, None when
+    unclear (also for ``{"mcmc": ...}`` alone, which suits slice and NUTS)."""
     keys = set(data)
-    if keys & {"kernel", "mcmc"} and not keys & _FLOWMC_KEYS:
+    flowmc = bool(keys & _FLOWMC_KEYS)
+    if "slice" in keys and "kernel" not in keys and not flowmc:
+        return "slice"
+    if "kernel" in keys and "slice" not in keys and not flowmc:
         return "nuts"
-    if keys & _FLOWMC_KEYS and not keys & {"kernel", "mcmc"}:
+    if flowmc and not keys & {"kernel", "mcmc", "slice"}:
         return "flowmc"
     return None
 
 
 def parse_sampler_config(config, kind: SamplerKind | None = None, *,
-                         source: str | None = None) -> NutsConfig | FlowMCConfig:
+                         source: str | None = None, default_kind: SamplerKind | None = None
+                         ) -> SliceConfig | NutsConfig | FlowMCConfig:
     """Validate a sampler config (a dict, or a path to a JSON file).
 
-    ``kind`` is ``"nuts"`` or ``"flowmc"``; None detects it from the keys.
-    Raises :class:`UserInputError` naming the file and the key at fault.
+    ``kind`` is ``"slice"``, ``"nuts"`` or ``"flowmc"``; None detects it from the
+    keys, and takes ``default_kind`` for ``{"mcmc": ...}`` alone. Raises
+    :class:`UserInputError` naming the file and the key at fault.
     """
     if isinstance(config, dict):
         data, source = config, source or "sampler config"
@@ -225,18 +273,21 @@ def parse_sampler_config(config, kind: SamplerKind | None = None, *,
             source or f"sampler config '{config}'")
     detected = detect_sampler_kind(data)
     if kind is None:
+        if detected is None and set(data) == {"mcmc"} and default_kind is not None:
+            detected = default_kind
         if detected is None:
             raise UserInputError(
-                "cannot tell NUTS from flowMC: give {\"kernel\": ..., \"mcmc\": ...} for "
-                "NUTS, or {\"data_dump\": ..., \"bundle_config\": ...} (or the flat form) "
-                "for flowMC", source=source)
+                "cannot tell the sampler: give {\"slice\": ..., \"mcmc\": ...} for slice "
+                "sampling, {\"kernel\": ..., \"mcmc\": ...} for NUTS, or "
+                "{\"data_dump\": ..., \"bundle_config\": ...} (or the flat form) for flowMC",
+                source=source)
         kind = detected
     if kind not in _MODELS:
-        raise ValueError(f"parse_sampler_config: kind must be 'nuts' or 'flowmc', got {kind!r}.")
+        raise ValueError(f"parse_sampler_config: kind must be one of {SAMPLER_KINDS}, got "
+                         f"{kind!r}.")
     if detected is not None and detected != kind:
-        wanted = "NUTS ({kernel, mcmc})" if kind == "nuts" else "flowMC"
-        raise UserInputError(f"this is a {'NUTS' if detected == 'nuts' else 'flowMC'} "
-                             f"config, but this command runs {wanted}", source=source)
+        raise UserInputError(f"this is a {_NAMES[detected]} config, but this command runs "
+                             f"{_NAMES[kind]}", source=source)
     flat = kind == "flowmc" and not {"data_dump", "bundle_config"} & set(data)
     try:
         return _MODELS[kind].model_validate(data)

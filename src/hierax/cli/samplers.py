@@ -1,4 +1,5 @@
-"""Running the samplers of ``hierax-pop infer``: chunked, resumable NUTS and flowMC.
+"""Running the samplers of ``hierax-pop infer``: chunked, resumable MCMC (slice or NUTS)
+and flowMC.
 
 Both return ``(draws, stats)``: dicts of ``(chains, draws, ...)`` NumPy arrays,
 ``draws`` holding every site of the model, ``stats`` the per-draw sampler
@@ -15,16 +16,16 @@ import numpy as np
 from hierax.cli.errors import UserInputError
 from hierax.cli.outputs import ChunkStore
 
-__all__ = ["CHUNK_DRAWS", "run_flowmc", "run_nuts_chunked"]
+__all__ = ["CHUNK_DRAWS", "run_flowmc", "run_mcmc_chunked"]
 
 CHUNK_DRAWS = 100
-"""Draws per chain between two checkpoints of a NUTS run."""
+"""Draws per chain between two checkpoints of an MCMC (slice or NUTS) run."""
 
 # hierax's per-draw statistic -> ArviZ's name.
 _STAT_NAMES = {"diverging": "diverging", "accept_prob": "acceptance_rate",
                "num_steps": "n_steps", "tree_depth": "tree_depth", "energy": "energy",
                "step_size": "step_size", "potential_energy": "potential_energy",
-               "global_move": "global_move"}
+               "global_move": "global_move", "num_evaluations": "n_evaluations"}
 _STAT_PREFIX = "stat__"
 
 
@@ -54,11 +55,20 @@ def chunk_iterations(num_samples: int, thinning: int) -> int:
     return largest
 
 
+def _make_kernel(model, config):
+    """The ``hierax.infer`` kernel a slice or NUTS config describes."""
+    from hierax.infer import NUTS, Slice
+
+    if config.kind == "slice":
+        return Slice(model, **config.slice.kernel_kwargs())
+    return NUTS(model, **config.kernel.kernel_kwargs())
+
+
 def _make_mcmc(model, config, chunk_iterations):
-    from hierax.infer import MCMC, NUTS
+    from hierax.infer import MCMC
 
     settings = config.mcmc
-    return MCMC(NUTS(model, **config.kernel.kernel_kwargs()), num_warmup=settings.num_warmup,
+    return MCMC(_make_kernel(model, config), num_warmup=settings.num_warmup,
                 num_samples=chunk_iterations, num_chains=settings.num_chains,
                 thinning=settings.thinning, chain_method=settings.chain_method,
                 progress_bar=settings.progress_bar)
@@ -87,8 +97,13 @@ def _checkpoint(mcmc, path: Path) -> None:
     mcmc.post_warmup_state = mcmc.last_state
 
 
-def run_nuts_chunked(model, config, seed: int, state: Path, *, resume: bool, log_print):
-    """NUTS in chunks with a checkpoint after each; ``(draws, stats)`` of the whole run."""
+def run_mcmc_chunked(model, config, seed: int, state: Path, *, resume: bool, log_print):
+    """Slice or NUTS (``config.kind``) in chunks with a checkpoint after each.
+
+    Returns ``(draws, stats)`` of the whole run. Iteration ``i`` of a chain uses
+    ``fold_in(chain_key, i)``, so a resumed run makes the draws an uninterrupted
+    one makes.
+    """
     import jax
     from tqdm.auto import tqdm
 
@@ -114,10 +129,10 @@ def run_nuts_chunked(model, config, seed: int, state: Path, *, resume: bool, log
             bar.update(mcmc.num_samples)
     finally:
         bar.close()
-    log_print(f"NUTS: {settings.num_chains} chains x {settings.num_samples} draws "
+    name = "slice" if config.kind == "slice" else "NUTS"
+    log_print(f"{name}: {settings.num_chains} chains x {settings.num_samples} draws "
               f"(thinning {settings.thinning}) after {settings.num_warmup} warmup iterations.")
     return _split_chunk_arrays(store.read(index))
-
 
 
 def run_flowmc(model, config, seed: int, log_print):

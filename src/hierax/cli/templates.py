@@ -20,6 +20,7 @@ __all__ = [
     "FILE_NAMES",
     "FLOWMC_TEMPLATE",
     "NUTS_TEMPLATE",
+    "SLICE_TEMPLATE",
     "PMEAN_TEMPLATE",
     "PRIOR_RULES",
     "README_NAME",
@@ -29,7 +30,7 @@ __all__ = [
     "write_templates",
 ]
 
-FILE_NAMES = {"prior": "prior.json", "nuts": "numpyro_config.json",
+FILE_NAMES = {"prior": "prior.json", "slice": "slice_config.json", "nuts": "numpyro_config.json",
               "flowmc": "flowMC_config.json", "pmean": "pmean.json"}
 README_NAME = "config_templates.md"
 _IDX = r"_(pl|g)_[0-9]+"
@@ -70,6 +71,13 @@ PRIOR_RULES: tuple[tuple[str, object], ...] = (
     (r"(redshift_)?z_max" + _IDX, 3.0),
 )
 _PLACEHOLDER = _uniform(0.0, 1.0)
+
+SLICE_TEMPLATE = {
+    "slice": {"width": 1.0, "max_steps_out": 16, "adapt_directions": True,
+              "adapt_width": True, "init_strategy": "init_to_uniform"},
+    "mcmc": {"num_warmup": 600, "num_samples": 500, "num_chains": 4, "thinning": 1,
+             "chain_method": "vectorized", "progress_bar": True},
+}
 
 NUTS_TEMPLATE = {
     "kernel": {"max_tree_depth": 10, "target_accept_prob": 0.8, "dense_mass": False},
@@ -142,7 +150,7 @@ def prior_template(hyperparameter_names) -> tuple[dict, list[str]]:
 def write_templates(directory, kinds, options: dict, *, force: bool = False) -> list[Path]:
     """Write the chosen templates and the explaining Markdown file; returns the paths.
 
-    ``kinds`` is a subset of ``("prior", "nuts", "flowmc", "pmean")`` (None: all).
+    ``kinds`` is a subset of ``("prior", "slice", "nuts", "flowmc", "pmean")`` (None: all).
     Existing files are kept unless ``force`` (then nothing at all is written).
     """
     import json
@@ -154,7 +162,7 @@ def write_templates(directory, kinds, options: dict, *, force: bool = False) -> 
         if kind == "prior":
             data, placeholders = prior_template(default_hyperparameter_names(options))
         else:
-            data = {"nuts": NUTS_TEMPLATE, "flowmc": FLOWMC_TEMPLATE,
+            data = {"slice": SLICE_TEMPLATE, "nuts": NUTS_TEMPLATE, "flowmc": FLOWMC_TEMPLATE,
                     "pmean": PMEAN_TEMPLATE}[kind]
         contents[FILE_NAMES[kind]] = json.dumps(data, indent=2) + "\n"
     contents[README_NAME] = render_readme(kinds, placeholders)
@@ -199,6 +207,16 @@ value is one of:
 Every hyperparameter of the model needs a prior, and every key must match one.
 `log_rate_k` is the natural log of the merger rate density of component k in
 Gpc^-3 yr^-1. Masses are source-frame solar masses.
+""",
+    "slice": """## `slice_config.json`: slice sampling (the default of `hierax-pop infer`)
+
+`slice` holds keyword arguments of `hierax.infer.Slice`: `width` (initial bracket
+width), `max_steps_out` (stepping-out expansions per update; 0 shrinks only),
+`adapt_directions` (update along the Cholesky factor of the warmup covariance),
+`adapt_width`, `init_strategy`. `mcmc` holds those of `hierax.infer.MCMC`, as for
+NUTS. Slice sampling needs no gradient and is exact for the step-shaped
+likelihood that sharp mass edges give; see `docs/pop_sampler.md`. Run with
+`hierax-pop infer --sampler-cfg slice_config.json`.
 """,
     "nuts": """## `numpyro_config.json`: NUTS
 
