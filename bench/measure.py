@@ -90,7 +90,9 @@ class _WithSettings:
         return dataclasses.replace(problem, settings=settings)
 
 
-def measure(model: str, sampler: str, quick: bool, sizes=None) -> dict:
+def measure(model: str, sampler: str, quick: bool, sizes=None, seed: int = 0) -> dict:
+    """Every figure of one (model, sampler) pair. Run 1 uses key ``seed``; run 2 warms
+    up with ``seed + 1`` and samples with ``seed + 2``."""
     start = time.perf_counter()
     import jax
 
@@ -100,17 +102,18 @@ def measure(model: str, sampler: str, quick: bool, sizes=None) -> dict:
     clock = CompileClock()
     module = load(model) if sizes is None else _WithSettings(load(model), *sizes)
     runner = make_runner(sampler, module, quick)
-    first, first_s, first_compile = _timed(clock, runner.run, 0)
-    _, warmup_s, warmup_compile = _timed(clock, runner.warmup, 1)
-    second, sampling_s, sampling_compile = _timed(clock, runner.sample, 2)
+    first, first_s, first_compile = _timed(clock, runner.run, seed)
+    _, warmup_s, warmup_compile = _timed(clock, runner.warmup, seed + 1)
+    second, sampling_s, sampling_compile = _timed(clock, runner.sample, seed + 2)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    warmup_gradients = runner.warmup_gradients(seed + 1)  # after the timed phases
     settings = runner.problem.settings
     result = {
-        "model": model, "sampler": sampler, "quick": quick,
+        "model": model, "sampler": sampler, "quick": quick, "seed": seed,
         "settings": settings.__dict__,
         "first_run_s": first_s, "second_run_s": warmup_s + sampling_s,
         "compile_s": first_compile, "second_run_compile_s": warmup_compile + sampling_compile,
-        "warmup_s": warmup_s,
+        "warmup_s": warmup_s, "warmup_gradient_evaluations": warmup_gradients,
         "sampling_s": sampling_s, "sampling_compile_s": sampling_compile,
         "min_ess_first": _min_ess(first.draws), "min_ess": _min_ess(second.draws),
         "gradient_evaluations": int(second.num_steps.sum()),
@@ -132,10 +135,12 @@ def main(argv=None):
     parser.add_argument("model")
     parser.add_argument("sampler")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="PRNG key of run 1 (run 2 uses seed + 1 and seed + 2)")
     parser.add_argument("--sizes", type=int, nargs=3, default=None,
                         metavar=("WARMUP", "DRAWS", "CHAINS"))
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.model, args.sampler, args.quick, args.sizes)))
+    print(json.dumps(measure(args.model, args.sampler, args.quick, args.sizes, args.seed)))
     sys.stdout.flush()
 
 

@@ -17,10 +17,10 @@ Subcommands (each prints one JSON line per run and appends it to ``--write``):
 
 ``run`` fits each catalog seed with one sampler (``nuts``: hierax NUTS, default
 settings; ``slice``: :func:`hierax.infer.slice.default_population_kernel`, the
-default; 4 chains x (600 + 500) unless told otherwise) and reports per
-hyperparameter the split R-hat, bulk ESS, whether the truth is inside the central
-90% interval, and the wall and CPU time (compilation included). ``pp`` fits
-``--catalogs`` catalogs (seeds from ``--first-seed``; smaller ones with
+default; ``POPULATION_MCMC_SETTINGS``, 4 chains x (600 + 1,000), unless told
+otherwise) and reports per hyperparameter the split R-hat, bulk ESS, whether the
+truth is inside the central 90% interval, and the wall and CPU time (compilation
+included). ``pp`` fits ``--catalogs`` catalogs (seeds from ``--first-seed``; smaller ones with
 ``--rate-scale`` and ``--samples-per-event``) and writes the quantile of each
 truth in its posterior, with a Kolmogorov-Smirnov p-value per
 hyperparameter (a P-P plot as text, and as a PNG when matplotlib is present).
@@ -237,8 +237,14 @@ def _pp_plot(quantiles, path):
     except ImportError:
         print("matplotlib is not installed: no P-P plot image.", file=sys.stderr)
         return
+    from scipy.stats import binom
+
     fig, ax = plt.subplots(figsize=(5, 5))
     grid = np.linspace(0, 1, 101)
+    # 95% band of the empirical cdf of n uniform quantiles, pointwise (binomial).
+    n = len(next(iter(quantiles.values())))
+    ax.fill_between(grid, binom.ppf(0.025, n, grid) / n, binom.ppf(0.975, n, grid) / n,
+                    color="0.85", label="95% band (uniform)")
     for name, values in quantiles.items():
         values = np.sort(np.asarray(values))
         ax.plot(grid, [np.mean(values <= g) for g in grid], label=name)
@@ -252,7 +258,10 @@ def _pp_plot(quantiles, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, warmup, draws, chains in (("run", 600, 500, 4), ("pp", 600, 500, 4)):
+    from hierax.infer.slice import POPULATION_MCMC_SETTINGS as defaults
+
+    warmup, draws, chains = (defaults[k] for k in ("num_warmup", "num_samples", "num_chains"))
+    for name in ("run", "pp"):
         p = sub.add_parser(name)
         p.add_argument("--sampler", default="slice", choices=("nuts", "slice"))
         p.add_argument("--warmup", type=int, default=warmup)

@@ -10,12 +10,15 @@ import numpy as np
 AGREEMENT_MCSE = 4.0
 _NUMERIC = ("first_run_s", "second_run_s", "compile_s", "sampling_s", "sampling_compile_s",
             "min_ess_first", "min_ess", "gradient_evaluations", "warmup_s",
+            "warmup_gradient_evaluations",
             "divergences", "peak_rss_mb", "floor_s")
 
 
 def summarize(records: list) -> dict:
     """Medians over the repeats of one model and sampler, plus the derived figures."""
-    summary = {key: statistics.median(r[key] for r in records) for key in _NUMERIC}
+    summary = {key: statistics.median(math.nan if r.get(key) is None else r[key]
+                                      for r in records)
+               for key in _NUMERIC}
     summary["repeats"] = len(records)
     summary["ess_per_s_first"] = summary["min_ess_first"] / summary["first_run_s"]
     summary["ess_per_s_second"] = summary["min_ess"] / summary["second_run_s"]
@@ -75,7 +78,9 @@ _COLUMNS = (("first run (s)", "first_run_s", "{:.2f}"), ("second run (s)", "seco
             "{:.2f}"), ("compile (s)", "compile_s", "{:.2f}"), ("min ESS", "min_ess", "{:.0f}"),
             ("ESS/s 1st", "ess_per_s_first", "{:.0f}"), ("ESS/s 2nd", "ess_per_s_second",
             "{:.0f}"), ("ESS/grad", "ess_per_gradient", "{:.4f}"),
-            ("grads", "gradient_evaluations", "{:.0f}"), ("div", "divergences", "{:.0f}"),
+            ("grads", "gradient_evaluations", "{:.0f}"), ("warmup (s)", "warmup_s", "{:.2f}"),
+            ("warmup grads", "warmup_gradient_evaluations", "{:.0f}"),
+            ("div", "divergences", "{:.0f}"),
             ("peak MB", "peak_rss_mb", "{:.0f}"), ("floor ratio", "floor_ratio", "{:.3f}"))
 
 

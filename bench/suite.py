@@ -34,9 +34,10 @@ def available(sampler: str) -> bool:
     return importlib.util.find_spec(sampler) is not None
 
 
-def run_one(model: str, sampler: str, quick: bool, sizes=None) -> dict:
-    """``bench.measure`` in a fresh interpreter; its JSON line."""
-    command = [sys.executable, "-m", "bench.measure", model, sampler] + (
+def run_one(model: str, sampler: str, quick: bool, sizes=None, seed: int = 0) -> dict:
+    """``bench.measure`` in a fresh interpreter; its JSON line. Every sampler of a
+    repeat gets the same ``seed``; repeats get different ones."""
+    command = [sys.executable, "-m", "bench.measure", model, sampler, "--seed", str(seed)] + (
         ["--quick"] if quick else []) + (
         ["--sizes", *map(str, sizes)] if sizes else [])
     root = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def run_model(model: str, samplers: list, quick: bool, repeats: int, log, sizes=
     for repeat in range(repeats):
         order = samplers[repeat % len(samplers):] + samplers[:repeat % len(samplers)]
         for sampler in order:
-            record = run_one(model, sampler, quick, sizes)
+            record = run_one(model, sampler, quick, sizes, seed=10 * repeat)
             records[sampler].append(record)
             log(f"{model:>14} {sampler:>9}: first {record['first_run_s']:.2f} s, second "
                 f"{record['second_run_s']:.2f} s, min ESS {record['min_ess']:.0f}")

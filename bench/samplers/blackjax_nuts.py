@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import blackjax
 import jax
+import jax.numpy as jnp
 import numpy as np
 from blackjax.adaptation.base import get_filter_adapt_info_fn
 
@@ -44,12 +45,13 @@ class BlackJAXRunner:
                 blackjax.nuts, self._logdensity(dynamic),
                 is_mass_matrix_diagonal=not settings.dense_mass,
                 target_acceptance_rate=settings.target_accept,
-                adaptation_info_fn=get_filter_adapt_info_fn(),
+                adaptation_info_fn=get_filter_adapt_info_fn(
+                    info_keys={"num_integration_steps"}),
                 max_num_doublings=settings.max_tree_depth)
 
             def one_chain(key, position):
-                (state, parameters), _ = adaptation.run(key, position, settings.num_warmup)
-                return state, parameters
+                (state, parameters), info = adaptation.run(key, position, settings.num_warmup)
+                return state, parameters, jnp.sum(info.info.num_integration_steps)
 
             return jax.vmap(one_chain)(keys, positions)
 
@@ -88,7 +90,7 @@ class BlackJAXRunner:
     def run(self, seed: int) -> RunResult:
         """Window adaptation and sampling from a fresh start."""
         key_warmup, key_sample = jax.random.split(jax.random.PRNGKey(seed))
-        self._last = self._adapt(key_warmup)
+        self._last = self._adapt(key_warmup)[:2]
         return self._sample_from(key_sample, *self._last)
 
     def _adapt(self, key):
@@ -99,9 +101,14 @@ class BlackJAXRunner:
 
     def warmup(self, seed: int) -> None:
         """Only the window adaptation, from a fresh start."""
-        states, parameters = self._adapt(jax.random.PRNGKey(seed))
+        states, parameters, num_steps = self._adapt(jax.random.PRNGKey(seed))
         jax.block_until_ready(states)
         self._last = (states, parameters)
+        self._warmup_gradients = {seed: int(np.sum(np.asarray(num_steps)))}
+
+    def warmup_gradients(self, seed: int) -> int:
+        """Gradient evaluations of ``warmup(seed)`` (recorded by the adaptation itself)."""
+        return self._warmup_gradients[seed]
 
     def sample(self, seed: int) -> RunResult:
         """``num_samples`` draws from the end of :meth:`warmup`."""

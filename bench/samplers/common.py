@@ -28,7 +28,9 @@ class Runner:
 
     ``problem``: the :class:`~bench.models.spec.Problem`; ``run(seed)``: warmup and
     sampling in one call; ``warmup(seed)`` then ``sample(seed)``: the same in two
-    timed phases. Each returns a :class:`RunResult` (``warmup``: None).
+    timed phases. ``run`` and ``sample`` return a :class:`RunResult`;
+    ``warmup_gradients(seed)`` (untimed) the gradient evaluations of ``warmup(seed)``,
+    or None where the library cannot tell.
     """
 
 

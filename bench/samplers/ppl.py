@@ -19,6 +19,7 @@ class PPLRunner:
     """
 
     def __init__(self, library: str, model_module, quick: bool):
+        self.library = library
         npx = importlib.import_module(library)
         dist = importlib.import_module(f"{library}.distributions")
         infer = importlib.import_module(f"{library}.infer")
@@ -58,6 +59,18 @@ class PPLRunner:
         # NumPyro's warmup returns before its computation ends: wait, or the
         # remaining warmup work is counted in the sampling time.
         jax.block_until_ready(self.mcmc.post_warmup_state)
+
+    def warmup_gradients(self, seed: int) -> int | None:
+        """Gradient evaluations of ``warmup(seed)``, by running it again and collecting
+        it (untimed: collecting compiles another loop). None for NumPyro 0.22, which
+        cannot collect the warmup of vectorized chains (a ``vmap`` error)."""
+        if self.library != "hierax":
+            return None
+        self.mcmc.post_warmup_state = None
+        problem = self.problem
+        self.mcmc.warmup(jax.random.PRNGKey(seed), *problem.args, extra_fields=("num_steps",),
+                         collect_warmup=True, **problem.kwargs)
+        return int(np.sum(np.asarray(self.mcmc.get_extra_fields()["num_steps"])))
 
     def sample(self, seed: int) -> RunResult:
         """``num_samples`` draws from the end of :meth:`warmup` (no adaptation)."""

@@ -347,6 +347,27 @@ def test_warmup_then_run_equals_a_single_run():
     np.testing.assert_array_equal(np.asarray(split.get_samples()["mu"]), first)
 
 
+def test_collect_warmup_keeps_the_warmup_draws_and_changes_nothing_else():
+    y = jnp.array([0.5, -0.5])
+    plain = MCMC(NUTS(normal_model), num_warmup=40, num_samples=30, num_chains=2,
+                 progress_bar=False)
+    plain.run(jax.random.PRNGKey(2), y)
+    mcmc = MCMC(NUTS(normal_model), num_warmup=40, num_samples=30, num_chains=2,
+                progress_bar=False)
+    mcmc.warmup(jax.random.PRNGKey(2), y, collect_warmup=True, extra_fields=("num_steps",))
+    warm = mcmc.get_samples(group_by_chain=True)["mu"]
+    steps = mcmc.get_extra_fields(group_by_chain=True)["num_steps"]
+    assert warm.shape == (2, 40) and steps.shape == (2, 40)
+    assert np.all(np.asarray(steps) >= 1) and np.unique(np.asarray(warm)).size > 60
+    mcmc.run(jax.random.PRNGKey(99), y)  # sampling continues as if nothing was recorded
+    np.testing.assert_array_equal(np.asarray(mcmc.get_samples()["mu"]),
+                                  np.asarray(plain.get_samples()["mu"]))
+    thinned = MCMC(NUTS(normal_model), num_warmup=40, num_samples=30, thinning=3,
+                   progress_bar=False)
+    thinned.warmup(jax.random.PRNGKey(2), y, collect_warmup=True)
+    assert thinned.get_samples()["mu"].shape == (14,)  # iterations 0, 3, ..., 39
+
+
 def test_typed_keys_and_init_params():
     mcmc = MCMC(NUTS(normal_model), num_warmup=20, num_samples=10, num_chains=2,
                 progress_bar=False)

@@ -43,7 +43,7 @@ def default_sampler_config(kind: str | None = None):
     """The built-in sampler settings of ``kind`` (default :data:`DEFAULT_SAMPLER`).
 
     Slice: :data:`hierax.infer.slice.POPULATION_MCMC_SETTINGS` (4 chains x
-    (600 warmup + 500 draws)). NUTS: 4 chains x (1000 warmup + 1000 draws), target
+    (600 warmup + 1000 draws)). NUTS: 4 chains x (1000 warmup + 1000 draws), target
     acceptance 0.9. Chains run across devices when there are several, vectorized
     otherwise.
     """

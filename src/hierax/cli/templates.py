@@ -75,7 +75,7 @@ _PLACEHOLDER = _uniform(0.0, 1.0)
 SLICE_TEMPLATE = {
     "slice": {"width": 1.0, "max_steps_out": 16, "adapt_directions": True,
               "adapt_width": True, "init_strategy": "init_to_uniform"},
-    "mcmc": {"num_warmup": 600, "num_samples": 500, "num_chains": 4, "thinning": 1,
+    "mcmc": {"num_warmup": 600, "num_samples": 1000, "num_chains": 4, "thinning": 1,
              "chain_method": "vectorized", "progress_bar": True},
 }
 

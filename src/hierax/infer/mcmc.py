@@ -303,10 +303,10 @@ class MCMC:
 
     # -- running -------------------------------------------------------------------
 
-    def _empty_buffers(self, leading=()):
+    def _empty_buffers(self, leading=(), num_rows=None):
         """Host-side zero buffers for the recorded draws (moved to the device on first use)."""
         program = self._program
-        n = self.num_kept
+        n = self.num_kept if num_rows is None else num_rows
         buffers = {"z": np.zeros(leading + (n, program.dimension), program.dtype)}
         for name, (dtype, shape) in self.sampler.info_layout(program).items():
             buffers[name] = np.zeros(leading + (n,) + shape, dtype)
@@ -331,8 +331,9 @@ class MCMC:
         return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]),
                                       *groups)
 
-    def _run_phase(self, phase, chain, stop_iteration, first):
-        """Advance every chain to ``stop_iteration``, recording draws from ``first`` on.
+    def _run_phase(self, phase, chain, stop_iteration, first, num_rows=None):
+        """Advance every chain to ``stop_iteration``, recording draws from ``first`` on
+        into ``num_rows`` buffer rows (default :attr:`num_kept`).
 
         Returns ``(chain, buffers)``.
         """
@@ -346,7 +347,7 @@ class MCMC:
             bar = ProgressBar(phase, start, stop_iteration, enabled=self.progress_bar,
                               label=label)
             leading = () if sequential else (self.num_chains,)
-            buffers = self._empty_buffers(leading)
+            buffers = self._empty_buffers(leading, num_rows)
             position = start
             divergences_before = int(np.sum(np.asarray(group.num_divergences)))
             for stop in bar.stops():
@@ -376,15 +377,22 @@ class MCMC:
 
     def warmup(self, rng_key, *args, extra_fields=(), collect_warmup=False, init_params=None,
                **kwargs):
-        """Run only the warmup; the next :meth:`run` starts sampling from its end state."""
-        if collect_warmup:
-            raise NotImplementedError(
-                "collect_warmup=True is not supported; run with num_warmup and inspect "
-                "post_warmup_state instead."
-            )
+        """Run only the warmup; the next :meth:`run` starts sampling from its end state.
+
+        With ``collect_warmup=True`` the warmup iterations are kept (every
+        ``thinning``-th), and :meth:`get_samples` and :meth:`get_extra_fields`
+        return them, with the ``extra_fields`` asked for, until the next ``run``.
+        """
         rng_key = self._start(rng_key, args, kwargs, init_params)
         chain = self._initial_chain_state(rng_key, init_params)
-        chain, _ = self._run_phase("warmup", chain, self.num_warmup, first=self.num_warmup)
+        if not collect_warmup:
+            chain, _ = self._run_phase("warmup", chain, self.num_warmup,
+                                       first=self.num_warmup)
+        else:
+            rows = -(-self.num_warmup // self.thinning)
+            chain, buffers = self._run_phase("warmup", chain, self.num_warmup, first=0,
+                                             num_rows=rows)
+            self._collect(buffers, extra_fields, rows)
         self.post_warmup_state = chain
         self.last_state = chain
 
@@ -435,7 +443,8 @@ class MCMC:
                 f"{self.num_chains}."
             )
 
-    def _collect(self, buffers, extra_fields):
+    def _collect(self, buffers, extra_fields, num_rows=None):
+        num_rows = self.num_kept if num_rows is None else num_rows
         buffers = {k: np.asarray(v) for k, v in buffers.items()}
         positions = buffers.pop("z")
         flat = positions.reshape((-1, positions.shape[-1]))
@@ -444,7 +453,7 @@ class MCMC:
         if self.postprocess_fn is not None:
             samples = jax.vmap(self.postprocess_fn)(samples)
         self._samples = {
-            name: np.asarray(value).reshape((self.num_chains, self.num_kept)
+            name: np.asarray(value).reshape((self.num_chains, num_rows)
                                             + np.shape(value)[1:])
             for name, value in samples.items()
         }

@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 # The MCMC settings measured with :func:`default_population_kernel` in docs/pop_sampler.md.
-POPULATION_MCMC_SETTINGS = {"num_warmup": 600, "num_samples": 500, "num_chains": 4}
+POPULATION_MCMC_SETTINGS = {"num_warmup": 600, "num_samples": 1000, "num_chains": 4}
 
 # Warmup windows: the slice kernel has no step size to settle before the first
 # covariance window, so its buffers are shorter than Stan's 75 / 50.
@@ -420,6 +420,6 @@ def default_population_kernel(model, **settings):
     such densities and need no gradients (see ``docs/pop_sampler.md`` for the
     measurements). ``settings`` override :class:`Slice`'s arguments. Run it with
     ``MCMC(kernel, chain_method="vectorized", **POPULATION_MCMC_SETTINGS)`` (4 chains,
-    600 warmup iterations, 500 draws each).
+    600 warmup iterations, 1,000 draws each).
     """
     return Slice(model, **settings)

@@ -75,6 +75,9 @@ class LikelihoodTerms(NamedTuple):
         log_likelihood_variance: variance of the ``ln L`` estimate (Talbot & Golomb 2023).
         selection_effective_draws: ``mu_hat^2 / Var(mu_hat)`` (Farr 2019).
         selection_variance: ``Var(mu_hat)``.
+
+    ``log_likelihood``, ``log_mu``, ``mu`` and ``event_log_likelihoods`` are
+    differentiable; the Monte Carlo error diagnostics carry no gradient.
     """
 
     log_likelihood: jax.Array
