@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gravitational-wave population inference on built-in defaults, end to end:
-#   1. a mock catalog: one power law in (m1, q), the analytic detector, about 130
+#   1. a mock catalog: one power law in (m1, q), the analytic detector, 120 to 150
 #      detections with 2,000 mock posterior samples each;
 #   2. hierarchical inference with the default sampler (slice sampling along adapted
 #      directions, 4 chains x (600 warmup + 1,000 draws));

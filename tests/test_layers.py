@@ -13,7 +13,7 @@ import pytest
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "hierax"
 
 LAYERS = [
-    ("modeling language", ["_messenger", "primitives", "handlers", "util"]),
+    ("modeling language", ["_messenger", "_files", "primitives", "handlers", "util"]),
     ("distributions", ["distributions"]),
     ("inference kernels", ["infer.kernels"]),
     ("driver and diagnostics", ["infer", "diagnostics", "viz"]),

@@ -21,11 +21,12 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from hierax._files import replace_atomically, write_text_atomically
 
 __all__ = [
     "ChunkStore",
@@ -35,26 +36,6 @@ __all__ = [
     "write_samples_dat",
     "write_text_atomically",
 ]
-
-
-def _replace_into(path: Path, write) -> None:
-    """Call ``write(temporary_path)`` and move the result onto ``path``."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as stream:
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomically(path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    _replace_into(Path(path), lambda tmp: Path(tmp).write_text(text))
 
 
 def write_json_atomically(path, data) -> None:
@@ -74,7 +55,7 @@ def write_samples_dat(path, samples: Mapping[str, np.ndarray]) -> None:
     def write(tmp):
         np.savetxt(tmp, table, header=" ".join(names), comments="", fmt="%.10g")
 
-    _replace_into(Path(path), write)
+    replace_atomically(Path(path), write)
 
 
 def write_inference_data(path, posterior: Mapping, sample_stats: Mapping, attrs: Mapping):
@@ -88,7 +69,7 @@ def write_inference_data(path, posterior: Mapping, sample_stats: Mapping, attrs:
     data = arviz.from_dict(posterior={k: np.asarray(v) for k, v in posterior.items()},
                            sample_stats={k: np.asarray(v) for k, v in sample_stats.items()},
                            attrs=dict(attrs))
-    _replace_into(Path(path), lambda tmp: data.to_netcdf(tmp, engine="h5netcdf"))
+    replace_atomically(Path(path), lambda tmp: data.to_netcdf(tmp, engine="h5netcdf"))
     return data
 
 
@@ -133,7 +114,7 @@ class ChunkStore:
             with open(tmp, "wb") as stream:
                 np.savez(stream, **{k: np.asarray(v) for k, v in arrays.items()})
 
-        _replace_into(self._path(index), write)
+        replace_atomically(self._path(index), write)
 
     def keep_first(self, count: int) -> None:
         """Delete chunks ``count, count + 1, ...`` (written after the last checkpoint)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hierax._files import replace_atomically
 from hierax.cli.errors import UserInputError, read_json_file
 from hierax.cli.outputs import write_text_atomically
 from hierax.cli.run_summary import convergence_rows, convergence_verdict, format_rows
@@ -54,10 +55,11 @@ def _truths(args, run, names) -> dict | None:
 def _savefig(fig, path: Path) -> str:
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight"),
+                           suffix=path.suffix)
+    finally:
+        plt.close(fig)
     return path.name
 
 

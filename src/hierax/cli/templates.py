@@ -9,11 +9,10 @@ The parsers stay strict: a ``"_comment"`` key would be an unknown key.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from hierax._files import write_text_atomically
 from hierax.cli.errors import UserInputError
 
 __all__ = [
@@ -173,19 +172,8 @@ def write_templates(directory, kinds, options: dict, *, force: bool = False) -> 
                              "--force to overwrite or choose another --output")
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in contents.items():
-        _write_atomically(directory / name, text)
+        write_text_atomically(directory / name, text)
     return [directory / n for n in contents]
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _README_SECTIONS = {

@@ -57,12 +57,13 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import uuid
 from importlib import metadata
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from hierax._files import replace_atomically
 
 __all__ = ["SavedRun", "load", "resume", "save"]
 
@@ -271,35 +272,18 @@ def _write_group(target, name, dataset):
                       engine="h5netcdf", encoding=encoding)
 
 
-def _fsync_folder(folder):
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _write_atomically(path, groups, root):
     """Write ``root`` and ``groups`` to a temporary file, flush it, then move it to ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save: the folder {folder} of {path} does not exist.")
-    temporary = os.path.join(
-        folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
+
+    def write(temporary):
         _write_group(temporary, None, root)
         for name, dataset in groups.items():
             _write_group(temporary, name, dataset)
-        with open(temporary, "r+b") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    _fsync_folder(folder)
+
+    replace_atomically(path, write)
 
 
 def save(mcmc, path) -> None:

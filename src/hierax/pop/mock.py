@@ -28,9 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -38,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hierax._files import write_text_atomically
 from hierax.pop.mock_errors import MockErrorModel
 from hierax.pop.parameters import REDSHIFT
 
@@ -239,8 +238,9 @@ def write_mock_catalog(catalog: MockCatalog, directory, realization: int) -> Pat
             detected=catalog.detected,
         )
         _write_table(root / "population.dat", population)
-    _write_text(root / "hyperparameters.json", json.dumps(catalog.hyperparameters, indent=2))
-    _write_text(root / "catalog.json", json.dumps(_catalog_metadata(catalog), indent=2))
+    write_text_atomically(root / "hyperparameters.json",
+                          json.dumps(catalog.hyperparameters, indent=2))
+    write_text_atomically(root / "catalog.json", json.dumps(_catalog_metadata(catalog), indent=2))
     return root
 
 
@@ -450,20 +450,4 @@ def _format_table(columns: Mapping[str, np.ndarray]) -> str:
 
 
 def _write_table(path: Path, columns: Mapping[str, np.ndarray]) -> None:
-    _write_text(path, _format_table(columns))
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file + ``os.replace``)."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_text_atomically(path, _format_table(columns))
