@@ -50,8 +50,13 @@ def test_quick_suite_writes_json_and_markdown(quick_suite):
         if "numpyro" in PEERS:
             assert entry["agreement"]["num_compared"] > 0
             assert any(t["target"] == "compile time vs NumPyro" for t in entry["targets"])
+        # At least one leapfrog step per warmup iteration and chain.
+        settings = entry["settings"]
+        assert entry["samplers"]["hierax"]["warmup_gradient_evaluations"] >= (
+            settings["num_warmup"] * settings["num_chains"])
     text = (out / "suite_quick.md").read_text()
     assert "### eight schools (non-centered)" in text and "| hierax |" in text
+    assert "warmup grads" in text
     assert text.strip() in done.stdout
 
 
@@ -62,7 +67,7 @@ def test_missing_peers_are_skipped(quick_suite, monkeypatch, tmp_path, capsys):
     recorded = json.loads((out / "suite_quick.json").read_text())
     record = recorded["models"]["eight_schools"]["records"]["hierax"][0]
     monkeypatch.setattr(suite, "available", lambda sampler: sampler == "hierax")
-    monkeypatch.setattr(suite, "run_one", lambda model, sampler, quick, sizes: record)
+    monkeypatch.setattr(suite, "run_one", lambda model, sampler, quick, sizes, seed=0: record)
     results = suite.main(["--quick", "--models", "eight_schools", "--out", str(tmp_path)])
     assert results["skipped"] == ["numpyro", "blackjax"]
     assert set(results["models"]["eight_schools"]["samplers"]) == {"hierax"}
