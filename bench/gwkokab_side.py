@@ -45,8 +45,11 @@ def parse_args():
     return parser.parse_args()
 
 
-def load_catalog(path, dtype):
-    """Per-event lists of samples and log priors, the draws and the hyperparameters."""
+def read_catalog(path, dtype):
+    """``(catalog arrays, per-event samples, per-event log priors, hyperparameters)``.
+
+    Also used by the hierax side (``pop_throughput.py``), so both read one file alike.
+    """
     import numpy as np
 
     with np.load(path) as npz:
@@ -60,6 +63,14 @@ def load_catalog(path, dtype):
         str(name): np.asarray(value, dtype=dtype)
         for name, value in zip(catalog["hyper_names"], catalog["hyper_values"], strict=True)
     }
+    return catalog, events, priors, hyper
+
+
+def load_catalog(path, dtype):
+    """Per-event lists of samples and log priors, the draws and the hyperparameters."""
+    import numpy as np
+
+    catalog, events, priors, hyper = read_catalog(path, dtype)
     draws = {
         "samples": catalog["draw_theta"].astype(dtype),
         "log_weights": catalog["draw_log_density"].astype(dtype),

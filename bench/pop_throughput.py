@@ -199,31 +199,20 @@ def _log_truncnorm(x, loc, scale, low, high, ndtr):
 # ------------------------------------------------------------------------ hierax side
 
 
-def _load_for_hierax(path, dtype):
-    with np.load(path) as npz:
-        catalog = {key: npz[key] for key in npz.files}
-    edges = np.concatenate([[0], np.cumsum(catalog["counts"])])
-    theta = catalog["theta"].astype(dtype)
-    log_prior = catalog["log_prior"].astype(dtype)
-    events = [theta[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    priors = [log_prior[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    hyper = {str(k): np.asarray(v, dtype=dtype) for k, v in zip(
-        catalog["hyper_names"], catalog["hyper_values"], strict=True)}
-    return catalog, events, priors, hyper
-
-
 def build_hierax(path, dtype, selection_on):
     """``(log_likelihood(hyper) -> scalar, DiscreteLikelihood, hyper)`` of hierax.pop.
 
     The samples and draws live in the ``DiscreteLikelihood`` (hierax's design), so
     they are constants of the compiled program; on gwkokab's side they are arguments.
     """
+    from gwkokab_side import read_catalog  # bench/gwkokab_side.py: one reader for both sides
+
     from hierax.pop.data import EventSamples
     from hierax.pop.likelihood import DiscreteLikelihood
     from hierax.pop.models import PopulationModel
     from hierax.pop.selection.base import SelectionEstimator
 
-    catalog, events, priors, hyper = _load_for_hierax(path, dtype)
+    catalog, events, priors, hyper = read_catalog(path, dtype)
     model = PopulationModel(n_pl=1, n_g=1)
     samples = EventSamples.from_list(events, priors, parameter_names=model.parameter_names)
     # Selection off: a single draw (negligible work) whose mu is added back below.

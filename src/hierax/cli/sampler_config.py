@@ -65,7 +65,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class NutsKernelConfig(_Strict):
+class _KernelConfig(_Strict):
+    """Keyword arguments of a ``hierax.infer`` kernel; ``init_strategy`` names one of the
+    ``hierax.infer.init_to_*`` functions."""
+
+    init_strategy: Literal[INIT_STRATEGIES] = "init_to_uniform"
+
+    def kernel_kwargs(self) -> dict:
+        """The keyword arguments, with the init strategy as a function."""
+        import hierax.infer as infer
+
+        kwargs = self.model_dump()
+        kwargs["init_strategy"] = getattr(infer, self.init_strategy)
+        return kwargs
+
+
+class NutsKernelConfig(_KernelConfig):
     """Keyword arguments of :class:`hierax.infer.NUTS` that a JSON file can carry.
 
     Defaults equal NUTS's own. ``init_strategy`` names one of the
@@ -80,18 +95,9 @@ class NutsKernelConfig(_Strict):
     target_accept_prob: float = Field(0.8, gt=0.0, lt=1.0)
     trajectory_length: PositiveFloat | None = None
     max_tree_depth: int = Field(10, ge=1, le=30)
-    init_strategy: Literal[INIT_STRATEGIES] = "init_to_uniform"
     find_heuristic_step_size: bool = False
     forward_mode_differentiation: bool = False
     regularize_mass_matrix: bool = True
-
-    def kernel_kwargs(self) -> dict:
-        """Keyword arguments for ``hierax.infer.NUTS`` (init strategy as a function)."""
-        import hierax.infer as infer
-
-        kwargs = self.model_dump()
-        kwargs["init_strategy"] = getattr(infer, self.init_strategy)
-        return kwargs
 
 
 class McmcConfig(_Strict):
@@ -124,7 +130,7 @@ class NutsConfig(_Strict):
         return "nuts"
 
 
-class SliceKernelConfig(_Strict):
+class SliceKernelConfig(_KernelConfig):
     """Keyword arguments of :class:`hierax.infer.Slice` that a JSON file can carry.
 
     Defaults equal Slice's own.
@@ -134,15 +140,6 @@ class SliceKernelConfig(_Strict):
     max_steps_out: NonNegativeInt = 16
     adapt_directions: bool = True
     adapt_width: bool = True
-    init_strategy: Literal[INIT_STRATEGIES] = "init_to_uniform"
-
-    def kernel_kwargs(self) -> dict:
-        """Keyword arguments for ``hierax.infer.Slice`` (init strategy as a function)."""
-        import hierax.infer as infer
-
-        kwargs = self.model_dump()
-        kwargs["init_strategy"] = getattr(infer, self.init_strategy)
-        return kwargs
 
 
 class SliceConfig(_Strict):

@@ -42,7 +42,7 @@ from hierax.infer.kernels.step_size import (
     dual_averaging_update,
     find_reasonable_step_size,
 )
-from hierax.infer.program import ModelProgram, PotentialProgram
+from hierax.infer.program import build_kernel_program
 
 __all__ = ["HMC", "NUTS", "HMCKernelState"]
 
@@ -132,20 +132,11 @@ class HMC:
     def build_program(self, rng_key, model_args, model_kwargs, init_params, num_chains=1,
                       jit_model_args=None):
         """The model (or potential) as functions of a flat position."""
+        program = build_kernel_program(self, rng_key, model_args, model_kwargs, init_params,
+                                       num_chains, jit_model_args)
         if self.model is not None:
-            program = ModelProgram(self.model, model_args, model_kwargs, self.init_strategy,
-                                   rng_key, jit_model_args=jit_model_args)
             self._dense_mask(program)  # checks the dense_mass site groups early
-            return program
-        if init_params is None:
-            raise ValueError(f"{type(self).__name__}(potential_fn=...) needs init_params in "
-                             "MCMC.run to know the parameter layout.")
-        leaves = jax.tree_util.tree_leaves(init_params)
-        batched = bool(leaves) and all(jnp.ndim(x) and jnp.shape(x)[0] == num_chains
-                                       for x in leaves)
-        example = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[0], init_params) \
-            if batched else init_params
-        return PotentialProgram(self.potential_fn, example)
+        return program
 
     def _potential(self, program, dynamic):
         return lambda z: program.potential(z, dynamic)

@@ -37,6 +37,7 @@ from hierax.infer.util import ModelInfo, ParamInfo, constrain_fn, latent_sites, 
 __all__ = [
     "ModelProgram",
     "PotentialProgram",
+    "build_kernel_program",
     "find_valid_initial_params",
     "initialize_model",
     "split_arguments",
@@ -331,6 +332,28 @@ class PotentialProgram:
         energy = jax.vmap(self.potential, in_axes=(0, None))(positions, dynamic)
         if not bool(jnp.all(jnp.isfinite(energy))):
             raise ValueError("init_params: the potential energy is not finite at a given start.")
+
+
+def build_kernel_program(kernel, rng_key, model_args, model_kwargs, init_params, num_chains=1,
+                         jit_model_args=None):
+    """The program of a kernel built from ``model=`` or ``potential_fn=``.
+
+    ``kernel`` has ``model``, ``potential_fn`` (one of them set) and
+    ``init_strategy``. With a potential, the parameter layout comes from
+    ``init_params`` (one chain's values, or values with a leading ``num_chains`` axis).
+    """
+    if kernel.model is not None:
+        return ModelProgram(kernel.model, model_args, model_kwargs, kernel.init_strategy,
+                            rng_key, jit_model_args=jit_model_args)
+    if init_params is None:
+        raise ValueError(f"{type(kernel).__name__}(potential_fn=...) needs init_params in "
+                         "MCMC.run to know the parameter layout.")
+    leaves = jax.tree_util.tree_leaves(init_params)
+    batched = bool(leaves) and all(jnp.ndim(x) and jnp.shape(x)[0] == num_chains
+                                   for x in leaves)
+    example = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[0], init_params) \
+        if batched else init_params
+    return PotentialProgram(kernel.potential_fn, example)
 
 
 def find_valid_initial_params(rng_key, model, *, init_strategy=init_to_uniform,

@@ -52,7 +52,7 @@ from hierax.infer.kernels.mass_matrix import (
     welford_update,
 )
 from hierax.infer.kernels.schedule import build_schedule
-from hierax.infer.program import ModelProgram, PotentialProgram
+from hierax.infer.program import build_kernel_program
 
 __all__ = [
     "POPULATION_MCMC_SETTINGS",
@@ -299,18 +299,8 @@ class Slice:
     def build_program(self, rng_key, model_args, model_kwargs, init_params, num_chains=1,
                       jit_model_args=None):
         """The model (or potential) as functions of a flat position."""
-        if self.model is not None:
-            return ModelProgram(self.model, model_args, model_kwargs, self.init_strategy,
-                                rng_key, jit_model_args=jit_model_args)
-        if init_params is None:
-            raise ValueError("Slice(potential_fn=...) needs init_params in MCMC.run to know "
-                             "the parameter layout.")
-        leaves = jax.tree_util.tree_leaves(init_params)
-        batched = bool(leaves) and all(jnp.ndim(x) and jnp.shape(x)[0] == num_chains
-                                       for x in leaves)
-        example = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[0], init_params) \
-            if batched else init_params
-        return PotentialProgram(self.potential_fn, example)
+        return build_kernel_program(self, rng_key, model_args, model_kwargs, init_params,
+                                    num_chains, jit_model_args)
 
     @property
     def _whitened_width(self):
