@@ -12,12 +12,8 @@ from hierax.cli.sampler_config import parse_sampler_config
 
 pytest.importorskip("xarray")
 
-MCMC_SETTINGS = {"num_warmup": 40, "num_samples": 30, "num_chains": 2,
-                 "chain_method": "vectorized", "progress_bar": False}
-CONFIGS = {
-    "nuts": parse_sampler_config({"kernel": {"max_tree_depth": 4}, "mcmc": MCMC_SETTINGS}),
-    "slice": parse_sampler_config({"slice": {}, "mcmc": MCMC_SETTINGS}),
-}
+MCMC_SETTINGS = {"num_warmup": 40, "num_samples": 30, "num_chains": 2, "progress_bar": False}
+KERNELS = {"nuts": {"kernel": {"max_tree_depth": 4}}, "slice": {"slice": {}}}
 # A per-draw statistic each kernel records, compared exactly after resuming.
 COUNTERS = {"nuts": "n_steps", "slice": "n_evaluations"}
 
@@ -27,15 +23,18 @@ def model():
     hierax.sample("s", dist.LogNormal(0.0, 0.5))
 
 
-def _run(kind, folder, resume=False):
-    return samplers.run_mcmc_chunked(model, CONFIGS[kind], 3, folder, resume=resume,
+def _run(config, folder, resume=False):
+    return samplers.run_mcmc_chunked(model, config, 3, folder, resume=resume,
                                      log_print=lambda *a, **k: None)
 
 
+@pytest.mark.parametrize("chain_method", ["vectorized", "sequential"])
 @pytest.mark.parametrize("kind", ["slice", "nuts"])
-def test_interrupted_run_resumes_to_the_same_draws(tmp_path, monkeypatch, kind):
+def test_interrupted_run_resumes_to_the_same_draws(tmp_path, monkeypatch, kind, chain_method):
     monkeypatch.setattr(samplers, "CHUNK_DRAWS", 10)
-    reference, reference_stats = _run(kind, tmp_path / "whole")
+    config = parse_sampler_config(
+        {**KERNELS[kind], "mcmc": {**MCMC_SETTINGS, "chain_method": chain_method}})
+    reference, reference_stats = _run(config, tmp_path / "whole")
     assert reference["x"].shape == (2, 30) and reference_stats["diverging"].shape == (2, 30)
     original = ChunkStore.append
 
@@ -46,10 +45,10 @@ def test_interrupted_run_resumes_to_the_same_draws(tmp_path, monkeypatch, kind):
 
     monkeypatch.setattr(ChunkStore, "append", append_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        _run(kind, tmp_path / "cut")
+        _run(config, tmp_path / "cut")
     assert ChunkStore(tmp_path / "cut").indices() == [0]
     monkeypatch.setattr(ChunkStore, "append", original)
-    resumed, resumed_stats = _run(kind, tmp_path / "cut", resume=True)
+    resumed, resumed_stats = _run(config, tmp_path / "cut", resume=True)
     assert ChunkStore(tmp_path / "cut").indices() == [0, 1, 2]
     for name in ("x", "s"):
         np.testing.assert_allclose(resumed[name], reference[name], rtol=1e-5)

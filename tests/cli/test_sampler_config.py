@@ -133,6 +133,22 @@ def test_kind_detection_and_mismatch(tmp_path):
         parse_sampler_config({"foo": 1})
 
 
+def test_gwkokab_sampler_name_tag(tmp_path):
+    nuts = parse_sampler_config(write(tmp_path, {"sampler_name": "numpyro", **SEED_NUTS}))
+    assert nuts.kind == "nuts" and nuts.kernel.max_tree_depth == 6
+    flat = {"sampler_name": "flowMC", **SEED_FLOWMC["bundle_config"]}
+    assert parse_sampler_config(flat).kind == "flowmc"
+    with pytest.raises(UserInputError, match=r"sampler_name must be one of \['flowMC', "
+                                             r"'numpyro', 'slice'\], got 'hmc'"):
+        parse_sampler_config({"sampler_name": "hmc", **SEED_NUTS})
+    with pytest.raises(UserInputError, match="sampler_name names flowMC, but the keys are "
+                                             "those of a NUTS config"):
+        parse_sampler_config({"sampler_name": "flowMC", **SEED_NUTS})
+    with pytest.raises(UserInputError, match="this is a NUTS config, but this command runs "
+                                             "flowMC"):
+        parse_sampler_config({"sampler_name": "numpyro", "mcmc": {"num_warmup": 1}}, "flowmc")
+
+
 def test_slice_config_defaults_and_errors():
     config = parse_sampler_config({"mcmc": {"num_warmup": 10, "num_samples": 5}}, "slice")
     assert config.kind == "slice" and config.slice.max_steps_out == 16

@@ -97,7 +97,20 @@ def test_run_nuts_recovers_the_conjugate_posterior(parts):
     # ESS of NUTS on a Gaussian is near the number of draws; allow 5 standard errors at 500.
     assert abs(alpha.mean() - 1.5) < 5 * sd / np.sqrt(500)
     assert abs(alpha.std() - sd) < 0.1 * sd
-    assert default_chain_method(4) in ("parallel", "vectorized")
-    assert mcmc.chain_method_used in ("parallel", "vectorized")
+    assert mcmc.chain_method_used == default_chain_method(2)
+
+
+def test_default_chain_method_follows_the_devices(monkeypatch):
+    class Device:
+        def __init__(self, platform):
+            self.platform = platform
+
+    cases = [([Device("cpu")], 4, "sequential"), ([Device("gpu")], 4, "vectorized"),
+             ([Device("gpu")] * 2, 4, "parallel"), ([Device("cpu")] * 4, 2, "parallel"),
+             ([Device("gpu")] * 2, 1, "vectorized"), ([Device("cpu")] * 4, 3, "parallel"),
+             ([Device("tpu")] * 4, 5, "vectorized")]
+    for devices, chains, expected in cases:
+        monkeypatch.setattr(jax, "local_devices", lambda devices=devices: devices)
+        assert default_chain_method(chains) == expected, (devices, chains)
 
 

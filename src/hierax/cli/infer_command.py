@@ -44,8 +44,9 @@ def default_sampler_config(kind: str | None = None):
 
     Slice: :data:`hierax.infer.slice.POPULATION_MCMC_SETTINGS` (4 chains x
     (600 warmup + 1000 draws)). NUTS: 4 chains x (1000 warmup + 1000 draws), target
-    acceptance 0.9. Chains run across devices when there are several, vectorized
-    otherwise.
+    acceptance 0.9. Chains run across devices when there are several, vectorized on
+    one accelerator and one after the other on a CPU
+    (:func:`hierax.pop.inference.default_chain_method`).
     """
     from hierax.cli.templates import FLOWMC_TEMPLATE
     from hierax.infer.slice import POPULATION_MCMC_SETTINGS

@@ -18,6 +18,8 @@ flowMC, nested (GWKokab's ``flowMC_config.json``)::
      "bundle_config": {"n_chains": 100, "n_local_steps": 100, ..., "verbose": false}}
 
 or flat: the keys of ``data_dump`` and ``bundle_config`` together at the top level.
+A top-level ``"sampler_name"`` (``"numpyro"``, ``"flowMC"`` or ``"slice"``), as GWKokab
+0.3 writes, names the sampler and must agree with the keys.
 
 Unknown keys are errors, types are strict (``"10"`` is no integer, ``1.5`` no
 count), and every error names the file and the dotted key.
@@ -236,6 +238,8 @@ class FlowMCConfig(_Strict):
 
 _MODELS = {"slice": SliceConfig, "nuts": NutsConfig, "flowmc": FlowMCConfig}
 _NAMES = {"slice": "slice", "nuts": "NUTS", "flowmc": "flowMC"}
+# GWKokab 0.3 tags its sampler configs with "sampler_name".
+_SAMPLER_NAMES = {"numpyro": "nuts", "flowMC": "flowmc", "slice": "slice"}
 _FLOWMC_KEYS = ({"data_dump", "bundle_config"} | set(FlowMCBundleConfig.model_fields)
                 | set(FlowMCDataDump.model_fields))
 
@@ -268,7 +272,13 @@ def parse_sampler_config(config, kind: SamplerKind | None = None, *,
     else:
         data, source = read_json_file(config, what="sampler config"), (
             source or f"sampler config '{config}'")
+    data, tagged = _without_sampler_name(data, source)
     detected = detect_sampler_kind(data)
+    if tagged is not None:
+        if detected is not None and detected != tagged:
+            raise UserInputError(f"sampler_name names {_NAMES[tagged]}, but the keys are those "
+                                 f"of a {_NAMES[detected]} config", source=source)
+        detected = tagged
     if kind is None:
         if detected is None and set(data) == {"mcmc"} and default_kind is not None:
             detected = default_kind
@@ -291,6 +301,17 @@ def parse_sampler_config(config, kind: SamplerKind | None = None, *,
     except ValidationError as exc:
         message = _describe_errors(exc, _MODELS[kind], flat=flat)
         raise UserInputError(message, source=source) from None
+
+
+def _without_sampler_name(data: dict, source: str) -> tuple[dict, str | None]:
+    """``data`` without GWKokab's ``sampler_name`` tag, and the kind the tag names."""
+    if not isinstance(data, dict) or "sampler_name" not in data:
+        return data, None
+    name = data["sampler_name"]
+    if name not in _SAMPLER_NAMES:
+        raise UserInputError(f"sampler_name must be one of {sorted(_SAMPLER_NAMES)}, got "
+                             f"{name!r}", source=source)
+    return {k: v for k, v in data.items() if k != "sampler_name"}, _SAMPLER_NAMES[name]
 
 
 def _model_at(root: type[BaseModel], path) -> type[BaseModel] | None:

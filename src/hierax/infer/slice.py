@@ -409,7 +409,8 @@ def default_population_kernel(model, **settings):
     of ``mmin`` and ``mmax``; slice updates along adapted directions are exact for
     such densities and need no gradients (see ``docs/pop_sampler.md`` for the
     measurements). ``settings`` override :class:`Slice`'s arguments. Run it with
-    ``MCMC(kernel, chain_method="vectorized", **POPULATION_MCMC_SETTINGS)`` (4 chains,
-    600 warmup iterations, 1,000 draws each).
+    ``MCMC(kernel, **POPULATION_MCMC_SETTINGS)`` (4 chains, 600 warmup iterations,
+    1,000 draws each), ``chain_method="sequential"`` on a CPU and ``"vectorized"`` on
+    an accelerator.
     """
     return Slice(model, **settings)
