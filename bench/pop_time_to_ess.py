@@ -69,8 +69,8 @@ HYPERPARAMETERS = ("log_rate_0", "alpha_pl_0", "beta_pl_0", "mmin_pl_0", "mmax_p
 # (23 s per iteration for 2 chains, docs/pop_sampler.md section 1).
 HIERAX_SAMPLERS = {"free": ("slice",), "fixed": ("slice", "nuts")}
 # Chains one after the other: on a CPU with one device, vectorized chains wait at every
-# iteration for the chain with the deepest tree (hierax: 72 s vectorized, 35 s
-# sequential on the fixed prior; gwkokab: 120 s vectorized). ``--nuts-chain-method``.
+# iteration for the chain with the deepest tree (fixed prior: hierax 72 s vectorized,
+# 40 s sequential; gwkokab 120 s and 64 s; BENCHMARKS.md). ``--nuts-chain-method``.
 NUTS_MCMC = {"num_warmup": 500, "num_samples": 750, "num_chains": 4,
              "chain_method": "sequential", "progress_bar": False}
 NUTS_KERNEL = {"target_accept_prob": 0.8, "max_tree_depth": 10}
