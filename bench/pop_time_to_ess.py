@@ -22,7 +22,9 @@ interpreter, one run after the other on the same machine:
 - **runs**: hierax's default (slice sampling), and hierax NUTS on the ``fixed``
   prior (on the ``free`` one it saturates its trees, as NumPyro's does); gwkokab's
   ``discrete_n_pls_m_gs`` with a NumPyro NUTS config (the same chains, warmup, draws
-  and target acceptance as hierax's NUTS) and with a flowMC config (hand-set step size
+  and target acceptance as hierax's NUTS, each library running its chains the fastest
+  way it has here: hierax in host threads, gwkokab one after another) and with a
+  flowMC config (hand-set step size
   and a mass matrix from hierax's posterior variances, as gwkokab's flowMC has no
   adaptation; ``--flowmc-step-size``). A peer run longer than ``--cap`` seconds is
   stopped and reported as such.
@@ -68,11 +70,15 @@ HYPERPARAMETERS = ("log_rate_0", "alpha_pl_0", "beta_pl_0", "mmin_pl_0", "mmax_p
 # hierax NUTS only where the edges are fixed: on the free prior it saturates its trees
 # (23 s per iteration for 2 chains, docs/pop_sampler.md section 1).
 HIERAX_SAMPLERS = {"free": ("slice",), "fixed": ("slice", "nuts")}
-# Chains one after the other: on a CPU with one device, vectorized chains wait at every
-# iteration for the chain with the deepest tree (fixed prior: hierax 72 s vectorized,
-# 40 s sequential; gwkokab 120 s and 64 s; BENCHMARKS.md). ``--nuts-chain-method``.
+# The same chains, warmup and draws for both; each library runs its chains the fastest
+# way it has on this machine (``--hierax-chain-method``, ``--gwkokab-chain-method``).
+# On a CPU with one device, vectorized chains wait at every iteration for the chain with
+# the deepest tree (fixed prior: hierax 72 s vectorized, 40 s sequential; gwkokab 120 s
+# and 64 s, and 68 s with chain_method "parallel" on 4 host devices; BENCHMARKS.md).
+# hierax's "parallel" runs one chain per host thread there.
 NUTS_MCMC = {"num_warmup": 500, "num_samples": 750, "num_chains": 4,
-             "chain_method": "sequential", "progress_bar": False}
+             "chain_method": "parallel", "progress_bar": False}
+GWKOKAB_CHAIN_METHOD = "sequential"
 NUTS_KERNEL = {"target_accept_prob": 0.8, "max_tree_depth": 10}
 # gwkokab's flowMC: the flow and training settings of hierax's flowMC template with
 # fewer chains and loops (as in bench/pop_agreement.py); HMC local steps.
@@ -235,11 +241,16 @@ def run_gwkokab(sampler: str, work: Path, prior: Path, names, seed: int, peer_py
                "--prior-cfg", str(prior), "--sampler-cfg", str(out / "sampler.json"),
                "--seed", str(seed)]
     base = {"library": "gwkokab", "sampler": sampler, "config": config}
+    env = dict(os.environ)
+    if sampler == "nuts" and nuts["mcmc"].get("chain_method") == "parallel":
+        # NumPyro runs parallel chains on separate devices: one host device per chain.
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_"
+                            f"device_count={nuts['mcmc']['num_chains']}").strip()
     start = time.perf_counter()
     with open(out / "log.txt", "w") as log:
         try:
             done = subprocess.run(command, cwd=out, stdout=log, stderr=subprocess.STDOUT,
-                                  timeout=cap)
+                                  timeout=cap, env=env)
         except subprocess.TimeoutExpired:
             return {**base, "wall_s": time.perf_counter() - start, "stopped_at_cap": True}
     wall = time.perf_counter() - start
@@ -306,7 +317,8 @@ def markdown(report: dict) -> str:
              f"prior); selection: {report['catalog']['selection']['draws']} draws of "
              f"{report['catalog']['selection']['total_draws']}. Target: min bulk ESS >= "
              f"{TARGET_ESS} and max R-hat < {TARGET_RHAT}.", "",
-             f"NUTS (both libraries): `{json.dumps(report['nuts'])}`.", ""]
+             f"NUTS: hierax `{json.dumps(report['nuts'])}`; gwkokab "
+             f"`{json.dumps(report.get('gwkokab_nuts', report['nuts']))}`.", ""]
     for prior, runs in report["priors"].items():
         lines += [f"### Prior `{prior}` ({', '.join(report['sampled'][prior])} sampled)", "",
                   "| run | wall (s) | chains x draws | min ESS | max R-hat | target |",
@@ -354,9 +366,14 @@ def parse_args(argv):
                         default=["nuts", "flowmc"], help="gwkokab runs to make")
     parser.add_argument("--flowmc-step-size", type=float, default=FLOWMC["step_size"],
                         help="step size of gwkokab's flowMC local HMC steps")
-    parser.add_argument("--nuts-chain-method", choices=("sequential", "vectorized"),
+    methods = ("sequential", "vectorized", "parallel")
+    parser.add_argument("--hierax-chain-method", choices=methods,
                         default=NUTS_MCMC["chain_method"],
-                        help="chain_method of both libraries' NUTS runs")
+                        help="chain_method of hierax's NUTS runs")
+    parser.add_argument("--gwkokab-chain-method", choices=methods,
+                        default=GWKOKAB_CHAIN_METHOD,
+                        help="chain_method of gwkokab's NUTS runs (parallel: one host "
+                             "device per chain)")
     parser.add_argument("--cap", type=float, default=900.0,
                         help="seconds after which a gwkokab run is stopped")
     parser.add_argument("--work", help="working folder (default: a temporary one)")
@@ -371,9 +388,11 @@ def main(argv=None) -> int:
               "date": datetime.date.today().isoformat(), "machine": machine(),
               "versions": peer_versions(args.peer_python), "priors": {}, "sampled": {},
               "nuts": {"kernel": NUTS_KERNEL, "mcmc": dict(NUTS_MCMC,
-                                                         chain_method=args.nuts_chain_method)}}
+                                                         chain_method=args.hierax_chain_method)},
+              "gwkokab_nuts": {"kernel": NUTS_KERNEL, "mcmc": dict(
+                  NUTS_MCMC, chain_method=args.gwkokab_chain_method)}}
     flowmc = dict(FLOWMC, step_size=args.flowmc_step_size)
-    nuts = report["nuts"]
+    nuts, peer_nuts = report["nuts"], report["gwkokab_nuts"]
     with work_folder(args.work, "pop_time_to_ess_") as work:
         report["catalog"] = make_catalog(args.seed, work)
         for kind in args.priors:
@@ -388,7 +407,7 @@ def main(argv=None) -> int:
             for sampler in args.gwkokab_samplers:
                 try:
                     runs.append(run_gwkokab(sampler, work, prior, names, args.seed,
-                                            args.peer_python, args.cap, nuts,
+                                            args.peer_python, args.cap, peer_nuts,
                                             dict(flowmc, mass_matrix=mass_matrix)))
                 except (RuntimeError, OSError, KeyError) as error:
                     runs.append({"library": "gwkokab", "sampler": sampler,

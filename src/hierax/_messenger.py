@@ -9,7 +9,9 @@ last, see the final message in ``postprocess_message`` (e.g. to record it).
 A handler sets ``msg["stop"] = True`` to hide the site from the handlers outside it.
 
 The stack is private to hierax and only holds Python objects while a model
-runs, so models can be traced by ``jit`` and ``vmap`` any number of times.
+runs, so models can be traced by ``jit`` and ``vmap`` any number of times. Each
+thread has its own stack, so models can be run or traced in several threads at
+once (as :class:`hierax.infer.MCMC` does with concurrent chains).
 
 References: Pyro's Poutine and NumPyro's handler design (Bingham et al. 2019,
 "Pyro: Deep Universal Probabilistic Programming"; Phan, Pradhan & Jankowiak 2019).
@@ -18,11 +20,22 @@ References: Pyro's Poutine and NumPyro's handler design (Bingham et al. 2019,
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 __all__ = ["Messenger", "apply_stack", "default_message"]
 
-_HANDLER_STACK: list[Messenger] = []
+class _ThreadStacks(threading.local):
+    def __init__(self):
+        self.handlers: list[Messenger] = []
+
+
+_STACKS = _ThreadStacks()
+
+
+def _stack() -> list[Messenger]:
+    """The calling thread's handler stack."""
+    return _STACKS.handlers
 
 
 def default_message(**fields) -> dict[str, Any]:
@@ -63,20 +76,21 @@ class Messenger:
             functools.update_wrapper(self, fn, updated=[])
 
     def __enter__(self):
-        _HANDLER_STACK.append(self)
+        _stack().append(self)
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
+        stack = _stack()
         if exc_type is None:
-            if not _HANDLER_STACK or _HANDLER_STACK[-1] is not self:
+            if not stack or stack[-1] is not self:
                 raise RuntimeError(
                     f"{type(self).__name__} left the handler stack out of order; "
                     "handlers must be exited in the reverse order they were entered."
                 )
-            _HANDLER_STACK.pop()
-        elif self in _HANDLER_STACK:
+            stack.pop()
+        elif self in stack:
             # An exception unwinds this handler and everything entered after it.
-            del _HANDLER_STACK[_HANDLER_STACK.index(self):]
+            del stack[stack.index(self):]
 
     def process_message(self, msg: dict) -> None:
         """Edit ``msg`` before the site's value is computed."""
@@ -116,23 +130,24 @@ def apply_stack(msg: dict) -> dict:
 
     Returns the final message; the primitive returns its ``"value"``.
     """
+    stack = _stack()
     processed = 0
-    for handler in reversed(_HANDLER_STACK):
+    for handler in reversed(stack):
         handler.process_message(msg)
         processed += 1
         if msg.get("stop"):
             break
     _default_process(msg)
-    for handler in _HANDLER_STACK[len(_HANDLER_STACK) - processed:]:
+    for handler in stack[len(stack) - processed:]:
         handler.postprocess_message(msg)
     return msg
 
 
 def handler_stack_is_empty() -> bool:
     """Whether no handler is active (primitives then act directly)."""
-    return not _HANDLER_STACK
+    return not _stack()
 
 
 def active_handlers() -> tuple[Messenger, ...]:
     """The active handlers, outermost first (read-only view)."""
-    return tuple(_HANDLER_STACK)
+    return tuple(_stack())

@@ -28,7 +28,7 @@ def _run(config, folder, resume=False):
                                      log_print=lambda *a, **k: None)
 
 
-@pytest.mark.parametrize("chain_method", ["vectorized", "sequential"])
+@pytest.mark.parametrize("chain_method", ["vectorized", "sequential", "parallel"])
 @pytest.mark.parametrize("kind", ["slice", "nuts"])
 def test_interrupted_run_resumes_to_the_same_draws(tmp_path, monkeypatch, kind, chain_method):
     monkeypatch.setattr(samplers, "CHUNK_DRAWS", 10)

@@ -6,6 +6,8 @@ ESS of the run itself (so a slowly mixing run gets no free pass: R-hat and a
 minimum ESS are asserted too).
 """
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -232,7 +234,8 @@ def test_chain_methods_shapes(chain_method):
     mcmc = MCMC(NUTS(normal_model), num_warmup=30, num_samples=40, num_chains=3,
                 chain_method=chain_method, progress_bar=False, thinning=2)
     with pytest.warns(UserWarning, match="runs them vectorized") if (
-            chain_method == "parallel" and jax.local_device_count() < 3) else _nothing():
+            chain_method == "parallel" and jax.local_device_count() < 3
+            and jax.default_backend() != "cpu") else _nothing():
         mcmc.run(jax.random.PRNGKey(0), jnp.zeros(2))
     assert mcmc.get_samples(group_by_chain=True)["mu"].shape == (3, 20)
     assert mcmc.get_samples()["mu"].shape == (60,)
@@ -247,6 +250,33 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_parallel_chains_on_one_cpu_run_in_threads_with_the_sequential_draws():
+    """On one CPU device, "parallel" runs each chain's loop in its own thread (with a
+    progress bar per chain); the draws are exactly those of "sequential"."""
+    if jax.local_device_count() > 1 or jax.default_backend() != "cpu":
+        pytest.skip("needs a single CPU device")
+    results = {}
+    for method, progress in (("sequential", False), ("parallel", True)):
+        mcmc = MCMC(NUTS(normal_model), num_warmup=60, num_samples=40, num_chains=3,
+                    chain_method=method, progress_bar=progress)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            mcmc.run(jax.random.PRNGKey(3), jnp.array([1.0, 2.0]))
+        results[method] = (np.asarray(mcmc.get_samples(group_by_chain=True)["mu"]),
+                           np.asarray(mcmc.get_extra_fields(group_by_chain=True)["num_steps"]))
+    assert mcmc.chain_method_used == "threads"
+    np.testing.assert_array_equal(results["parallel"][0], results["sequential"][0])
+    np.testing.assert_array_equal(results["parallel"][1], results["sequential"][1])
+    # Continuing a threaded run gives the draws of an uninterrupted sequential one.
+    longer = MCMC(NUTS(normal_model), num_warmup=60, num_samples=80, num_chains=3,
+                  chain_method="sequential", progress_bar=False)
+    longer.run(jax.random.PRNGKey(3), jnp.array([1.0, 2.0]))
+    mcmc.post_warmup_state = mcmc.last_state
+    mcmc.run(jax.random.PRNGKey(3), jnp.array([1.0, 2.0]))
+    np.testing.assert_array_equal(np.asarray(mcmc.get_samples(group_by_chain=True)["mu"]),
+                                  np.asarray(longer.get_samples(group_by_chain=True)["mu"])[:, 40:])
 
 
 def test_sequential_and_vectorized_give_the_same_draws():

@@ -234,3 +234,31 @@ class TestHandlerStack:
     def test_handler_without_model(self):
         with pytest.raises(TypeError, match="created without a model"):
             handlers.trace()()
+
+
+def test_each_thread_has_its_own_handler_stack():
+    """Two threads tracing models at the same time see only their own handlers."""
+    import threading
+
+    barrier = threading.Barrier(2, timeout=30)
+
+    def model(name):
+        hierax.sample(f"{name}_a", dist.Normal(0.0, 1.0))
+        barrier.wait()  # both threads are now inside their handlers
+        hierax.sample(f"{name}_b", dist.Normal(0.0, 1.0))
+
+    traces, errors = {}, []
+
+    def run(name):
+        try:
+            traces[name] = handlers.trace(handlers.seed(model, rng_seed=0)).get_trace(name)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("x", "y")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert list(traces["x"]) == ["x_a", "x_b"] and list(traces["y"]) == ["y_a", "y_b"]

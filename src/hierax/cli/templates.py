@@ -212,8 +212,9 @@ likelihood that sharp mass edges give; see `docs/pop_sampler.md`. Run with
 `target_accept_prob`, `dense_mass`, `step_size`, `init_strategy` as a name such
 as `"init_to_median"`, ...). `mcmc` holds those of `hierax.infer.MCMC`:
 `num_warmup`, `num_samples`, `num_chains`, `thinning`, `chain_method`
-(`"sequential"`, `"parallel"` or `"vectorized"`; on a CPU `"sequential"` is the
-faster, on a GPU `"vectorized"`), `progress_bar`, `jit_model_args`. Unknown keys are
+(`"sequential"`, `"parallel"` or `"vectorized"`; on a CPU `"parallel"` is the
+fastest, one chain per thread, on one GPU `"vectorized"`), `progress_bar`,
+`jit_model_args`. Unknown keys are
 errors. GWKokab's `"sampler_name": "numpyro"` may stand at the top. Run with
 `n_sage_n_pls_m_gs` or `hierax-pop infer`.
 """,

@@ -21,10 +21,12 @@ class ProgressBar:
         start, stop: the iterations the phase runs between.
         enabled: when False, :meth:`stops` yields the end at once and nothing is shown.
         label: optional prefix (e.g. ``"chain 2"``).
+        position: the terminal line of the bar, when several run at once (one per
+            concurrent chain).
     """
 
     def __init__(self, phase: str, start: int, stop: int, *, enabled: bool = True,
-                 label: str | None = None):
+                 label: str | None = None, position: int | None = None):
         self.phase = phase
         self.start = start
         self.stop = stop
@@ -36,7 +38,7 @@ class ProgressBar:
 
             description = f"{label} {phase}" if label else phase
             self._bar = tqdm(total=stop - start, desc=description, leave=True,
-                             dynamic_ncols=True)
+                             dynamic_ncols=True, position=position)
 
     def stops(self):
         """Iterations at which the loop hands control back to report progress."""

@@ -124,16 +124,20 @@ def run_nuts(model, rng_key, *model_args, num_warmup=None, num_samples=None, num
 def default_chain_method(num_chains: int) -> str:
     """How to run ``num_chains`` chains on this machine's devices.
 
-    ``"parallel"`` when several devices can share the chains; on one accelerator,
-    ``"vectorized"``; on one CPU device, ``"sequential"``. A CPU has no spare lanes
-    for a batch of chains (the likelihood already fills its cores), so vectorized
-    chains only wait at every iteration for the chain with the longest NUTS tree
-    or slice bracket: on a 2-core CPU and a 138-event catalog, sequential chains
-    took 40 s instead of 72 s (NUTS) and 75 s instead of 110 s (slice sampling), with
-    the same draws (``bench/pop_time_to_ess.py``, BENCHMARKS.md).
+    ``"parallel"`` when several devices can share the chains, and on one CPU
+    device, where :class:`hierax.infer.MCMC` then runs each chain in its own host
+    thread; ``"vectorized"`` on one accelerator. A CPU has no spare lanes for a
+    batch of chains (the likelihood already fills its cores), so vectorized chains
+    only wait at every iteration for the chain with the longest NUTS tree or slice
+    bracket, while concurrent chains fill the cores that one chain leaves idle
+    (2-core CPU, 138-event catalog, 4 NUTS chains: 72 s vectorized, 40 s
+    sequential, less in threads; ``bench/pop_time_to_ess.py``, BENCHMARKS.md).
+    The draws are the same in every case.
     """
     devices = jax.local_devices()
-    if len(devices) > 1 and num_chains > 1 and any(
+    if num_chains > 1 and len(devices) > 1 and any(
             num_chains % d == 0 for d in range(2, len(devices) + 1)):
         return "parallel"
-    return "sequential" if devices[0].platform == "cpu" else "vectorized"
+    if devices[0].platform == "cpu":
+        return "parallel" if num_chains > 1 else "sequential"
+    return "vectorized"
