@@ -131,7 +131,7 @@ def default_chain_method(num_chains: int) -> str:
     only wait at every iteration for the chain with the longest NUTS tree or slice
     bracket, while concurrent chains fill the cores that one chain leaves idle
     (2-core CPU, 138-event catalog, 4 NUTS chains: 72 s vectorized, 40 s
-    sequential, less in threads; ``bench/pop_time_to_ess.py``, BENCHMARKS.md).
+    sequential, 34 s in threads; ``bench/pop_time_to_ess.py``, BENCHMARKS.md).
     The draws are the same in every case.
     """
     devices = jax.local_devices()
