@@ -28,32 +28,52 @@ def _run(config, folder, resume=False):
                                      log_print=lambda *a, **k: None)
 
 
-@pytest.mark.parametrize("chain_method", ["vectorized", "sequential", "parallel"])
-@pytest.mark.parametrize("kind", ["slice", "nuts"])
-def test_interrupted_run_resumes_to_the_same_draws(tmp_path, monkeypatch, kind, chain_method):
-    monkeypatch.setattr(samplers, "CHUNK_DRAWS", 10)
-    config = parse_sampler_config(
-        {**KERNELS[kind], "mcmc": {**MCMC_SETTINGS, "chain_method": chain_method}})
-    reference, reference_stats = _run(config, tmp_path / "whole")
-    assert reference["x"].shape == (2, 30) and reference_stats["diverging"].shape == (2, 30)
+def _run_until_chunk(monkeypatch, config, folder, stop_index):
+    """Run into ``folder`` and stop with a Ctrl-C as chunk ``stop_index`` is written."""
     original = ChunkStore.append
 
     def append_then_stop(self, index, arrays):
-        if index == 1:
+        if index == stop_index:
             raise KeyboardInterrupt
         original(self, index, arrays)
 
     monkeypatch.setattr(ChunkStore, "append", append_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        _run(config, tmp_path / "cut")
-    assert ChunkStore(tmp_path / "cut").indices() == [0]
+        _run(config, folder)
     monkeypatch.setattr(ChunkStore, "append", original)
+
+
+@pytest.mark.parametrize("chain_method", ["vectorized", "sequential", "parallel"])
+@pytest.mark.parametrize("kind", ["slice", "nuts"])
+def test_interrupted_run_resumes_to_the_same_draws(tmp_path, monkeypatch, kind, chain_method):
+    monkeypatch.setattr(samplers, "CHUNK_DRAWS", 10)
+    monkeypatch.setattr(samplers, "CHECKPOINT_SECONDS", 0.0)
+    config = parse_sampler_config(
+        {**KERNELS[kind], "mcmc": {**MCMC_SETTINGS, "chain_method": chain_method}})
+    reference, reference_stats = _run(config, tmp_path / "whole")
+    assert reference["x"].shape == (2, 30) and reference_stats["diverging"].shape == (2, 30)
+    _run_until_chunk(monkeypatch, config, tmp_path / "cut", 1)
+    assert ChunkStore(tmp_path / "cut").indices() == [0]
     resumed, resumed_stats = _run(config, tmp_path / "cut", resume=True)
     assert ChunkStore(tmp_path / "cut").indices() == [0, 1, 2]
     for name in ("x", "s"):
         np.testing.assert_allclose(resumed[name], reference[name], rtol=1e-5)
     counter = COUNTERS[kind]
     np.testing.assert_array_equal(resumed_stats[counter], reference_stats[counter])
+
+
+def test_a_run_cut_before_its_first_checkpoint_restarts_to_the_same_draws(tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setattr(samplers, "CHUNK_DRAWS", 10)
+    monkeypatch.setattr(samplers, "CHECKPOINT_SECONDS", 3600.0)
+    config = parse_sampler_config({**KERNELS["nuts"], "mcmc": MCMC_SETTINGS})
+    reference, _ = _run(config, tmp_path / "whole")
+    assert (tmp_path / "whole" / "checkpoint.nc").is_file()  # the end is always saved
+    _run_until_chunk(monkeypatch, config, tmp_path / "cut", 2)
+    assert not (tmp_path / "cut" / "checkpoint.nc").exists()
+    resumed, _ = _run(config, tmp_path / "cut", resume=True)
+    assert ChunkStore(tmp_path / "cut").indices() == [0, 1, 2]
+    np.testing.assert_allclose(resumed["x"], reference["x"], rtol=1e-5)
 
 
 def test_chunk_sizes_divide_the_run_and_respect_thinning():

@@ -8,11 +8,11 @@ the template prior of the model), the selection estimator from ``--pmean-cfg``
 described in :mod:`hierax.cli.outputs`.
 
 Slice sampling (the default, :class:`hierax.infer.Slice`; see ``docs/pop_sampler.md``)
-and NUTS run in chunks of :data:`hierax.cli.samplers.CHUNK_DRAWS` draws per chain: after warmup and
-after every chunk the sampler state is checkpointed and the chunk's draws are
-appended to ``state/``. Iteration ``i`` of a chain uses ``fold_in(chain_key,
-i)``, so ``--resume`` continues from the last complete chunk and ends with the
-draws an uninterrupted run makes.
+and NUTS run in chunks of :data:`hierax.cli.samplers.CHUNK_DRAWS` draws per chain, each
+appended to ``state/`` as it ends; the sampler state is checkpointed there at most
+every :data:`hierax.cli.samplers.CHECKPOINT_SECONDS` and at the end. Iteration ``i``
+of a chain uses ``fold_in(chain_key, i)``, so ``--resume`` continues from the last
+checkpoint and ends with the draws an uninterrupted run makes.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ statistics under ArviZ's names.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,14 @@ import numpy as np
 from hierax.cli.errors import UserInputError
 from hierax.cli.outputs import ChunkStore
 
-__all__ = ["CHUNK_DRAWS", "run_flowmc", "run_mcmc_chunked"]
+__all__ = ["CHECKPOINT_SECONDS", "CHUNK_DRAWS", "run_flowmc", "run_mcmc_chunked"]
 
 CHUNK_DRAWS = 100
-"""Draws per chain between two checkpoints of an MCMC (slice or NUTS) run."""
+"""Draws per chain in one chunk of an MCMC (slice or NUTS) run: written to disk as it ends."""
+
+CHECKPOINT_SECONDS = 30.0
+"""Least wall time between two checkpoints of the sampler state (each costs about 0.2 s);
+the end of the run is always checkpointed. A resumed run repeats at most this much work."""
 
 # hierax's per-draw statistic -> ArviZ's name.
 _STAT_NAMES = {"diverging": "diverging", "accept_prob": "acceptance_rate",
@@ -74,31 +79,41 @@ def _make_mcmc(model, config, chunk_iterations):
                 progress_bar=settings.progress_bar)
 
 
-def _start_or_resume(mcmc, key, checkpoint: Path, resume: bool, log_print) -> int:
-    """Warm up (and checkpoint) or continue from ``checkpoint``; sampling iterations done."""
+class _Checkpoints:
+    """Saves the chains' state to ``path`` at most every ``CHECKPOINT_SECONDS``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._last = time.monotonic()
+
+    def after(self, mcmc, *, final: bool = False) -> None:
+        """Continue the next ``run`` from ``mcmc``'s state; save it if it is time."""
+        from hierax.infer import checkpoint as saved_runs
+
+        mcmc.post_warmup_state = mcmc.last_state
+        if final or time.monotonic() - self._last >= CHECKPOINT_SECONDS:
+            saved_runs.save(mcmc, self.path)
+            self._last = time.monotonic()
+
+
+def _start_or_resume(mcmc, key, checkpoints: _Checkpoints, resume: bool, log_print) -> int:
+    """Warm up or continue from the saved state; sampling iterations done."""
     from hierax.infer import checkpoint as saved_runs
 
-    if resume and checkpoint.is_file():
-        run = saved_runs.resume(mcmc, checkpoint)
+    if resume and checkpoints.path.is_file():
+        run = saved_runs.resume(mcmc, checkpoints.path)
         done = int(np.min(np.asarray(run.last_state.iteration))) - mcmc.num_warmup
         log_print(f"--resume: continuing after {done} draws per chain.")
         return done
     if mcmc.num_warmup:
         mcmc.warmup(key)
-        _checkpoint(mcmc, checkpoint)
+        checkpoints.after(mcmc)
     return 0
 
 
-def _checkpoint(mcmc, path: Path) -> None:
-    """Save the chains' state to ``path``; the next ``run`` continues from it."""
-    from hierax.infer import checkpoint as saved_runs
-
-    saved_runs.save(mcmc, path)
-    mcmc.post_warmup_state = mcmc.last_state
-
-
 def run_mcmc_chunked(model, config, seed: int, state: Path, *, resume: bool, log_print):
-    """Slice or NUTS (``config.kind``) in chunks with a checkpoint after each.
+    """Slice or NUTS (``config.kind``) in chunks, each appended to disk as it ends, the
+    sampler state checkpointed at most every ``CHECKPOINT_SECONDS`` and at the end.
 
     Returns ``(draws, stats)`` of the whole run. Iteration ``i`` of a chain uses
     ``fold_in(chain_key, i)``, so a resumed run makes the draws an uninterrupted
@@ -109,10 +124,10 @@ def run_mcmc_chunked(model, config, seed: int, state: Path, *, resume: bool, log
 
     settings = config.mcmc
     chunk = chunk_iterations(settings.num_samples, settings.thinning)
-    store, checkpoint = ChunkStore(state), state / "checkpoint.nc"
+    store, checkpoints = ChunkStore(state), _Checkpoints(state / "checkpoint.nc")
     mcmc = _make_mcmc(model, config, chunk)
     key = jax.random.PRNGKey(seed)
-    done = _start_or_resume(mcmc, key, checkpoint, resume, log_print)
+    done = _start_or_resume(mcmc, key, checkpoints, resume, log_print)
     index = math.ceil(done / chunk)
     store.keep_first(index)
     bar = tqdm(total=settings.num_samples, initial=done, desc="sample", dynamic_ncols=True,
@@ -124,8 +139,8 @@ def run_mcmc_chunked(model, config, seed: int, state: Path, *, resume: bool, log
             mcmc.run(key)
             store.append(index, _chunk_arrays(mcmc.get_samples(group_by_chain=True),
                                               mcmc.get_extra_fields(group_by_chain=True)))
-            _checkpoint(mcmc, checkpoint)
             done, index = done + mcmc.num_samples, index + 1
+            checkpoints.after(mcmc, final=done >= settings.num_samples)
             bar.update(mcmc.num_samples)
     finally:
         bar.close()

@@ -17,7 +17,7 @@ extra precision is free there.
 from collections.abc import Callable
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 MIN_SPLIT_DRAWS = 4
 """Fewest draws per chain for which split-chain diagnostics are defined."""
@@ -106,6 +106,8 @@ def rank_normalize(chains: np.ndarray) -> np.ndarray:
     Returns:
         Array of shape ``(C, N, M)``.
     """
+    from scipy import stats  # imported here: scipy.stats takes 0.2 s to import
+
     num_chains, num_draws, num_params = chains.shape
     pooled = chains.reshape(num_chains * num_draws, num_params)
     ranks = stats.rankdata(pooled, method="average", axis=0)

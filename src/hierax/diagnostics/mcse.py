@@ -15,7 +15,7 @@ References:
 """
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from hierax.diagnostics._chains import (
     all_finite,
@@ -52,7 +52,7 @@ def _mcse_quantile(chains: np.ndarray, prob: float) -> np.ndarray:
     size = pooled.shape[0]
     with np.errstate(invalid="ignore"):
         rank_low, rank_high = (
-            stats.beta.ppf(level, ess * prob + 1.0, ess * (1.0 - prob) + 1.0)
+            special.betaincinv(ess * prob + 1.0, ess * (1.0 - prob) + 1.0, level)  # Beta ppf
             for level in ONE_SIGMA_PROBS
         )
     index_low = np.floor(np.fmax(rank_low * size - 1.0, 0.0)).astype(int)

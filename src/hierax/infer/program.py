@@ -251,6 +251,24 @@ class ModelProgram:
         _, z, valid = jax.lax.while_loop(keep_trying, try_next, start)
         return z, valid
 
+    def find_initial_positions(self, rng_key, num_chains: int, dynamic):
+        """Starts ``(num_chains, d)`` and whether each is valid ``(num_chains,)``, each chain
+        retrying up to ``MAX_INIT_TRIES`` keys (pure; jit-able with ``num_chains`` static)."""
+        keys = jax.random.split(rng_key, num_chains)
+        return jax.vmap(self._find_valid, in_axes=(0, None))(keys, dynamic)
+
+    def require_valid(self, positions, valid, dynamic) -> None:
+        """Raise a ``ValueError`` naming the sites whose density or gradient is not finite
+        at the first start that ``valid`` (from :meth:`find_initial_positions`) rejects."""
+        valid = np.asarray(valid)
+        if valid.all():
+            return
+        bad = int(np.argmin(valid))
+        args, kwargs = self.arguments(dynamic)
+        params = self.unravel(positions[bad])
+        grad = jax.grad(lambda p: potential_energy(self.model, args, kwargs, p))(params)
+        raise ValueError(_diagnose_invalid_start(self.model, args, kwargs, params, grad))
+
     def initial_positions(self, rng_key, num_chains, dynamic):
         """Valid starting positions ``(num_chains, d)``, each chain retrying up to 100 keys.
 
@@ -258,20 +276,10 @@ class ModelProgram:
             ValueError: naming the sites whose density or gradient is not finite.
         """
         if not hasattr(self, "_initializer"):
-            def initialize(rng_key, dynamic, num_chains):
-                keys = jax.random.split(rng_key, num_chains)
-                return jax.vmap(self._find_valid, in_axes=(0, None))(keys, dynamic)
-
-            self._initializer = jax.jit(initialize, static_argnums=2)
-        positions, valid = self._initializer(rng_key, dynamic, num_chains)
-        valid = np.asarray(valid)
-        if valid.all():
-            return positions
-        bad = int(np.argmin(valid))
-        args, kwargs = self.arguments(dynamic)
-        params = self.unravel(positions[bad])
-        grad = jax.grad(lambda p: potential_energy(self.model, args, kwargs, p))(params)
-        raise ValueError(_diagnose_invalid_start(self.model, args, kwargs, params, grad))
+            self._initializer = jax.jit(self.find_initial_positions, static_argnums=1)
+        positions, valid = self._initializer(rng_key, num_chains, dynamic)
+        self.require_valid(positions, valid, dynamic)
+        return positions
 
     def check_positions(self, positions, dynamic):
         """Raise if any given start has a non-finite potential or gradient."""

@@ -10,8 +10,10 @@ For a flat universe with matter density ``Om0`` and a cosmological constant
 
 (Hogg 1999, arXiv:astro-ph/9905116, eqs. 14-16, 21 and 28). ``D_C`` is
 integrated once in NumPy float64 on a fine grid to ``z_max`` and
-interpolated linearly by the JAX functions, which are differentiable, work
-under ``jit``/``vmap`` and keep the dtype of their argument.
+interpolated linearly. For JAX arrays, tracers and Python numbers the functions
+are JAX functions: differentiable, usable under ``jit``/``vmap``, keeping the
+dtype of their argument; a NumPy array gives a NumPy float64 result computed in
+NumPy (no JAX dispatch, as when tabulating selection draws).
 
 Units: distances in Mpc, volumes in Gpc^3.
 """
@@ -65,36 +67,36 @@ class Cosmology:
 
     def efunc(self, z):
         """``E(z) = H(z) / H0``; ``z`` any shape, same shape out."""
-        z = _as_float(z)
-        return jnp.sqrt(self.matter_density * (1 + z) ** 3 + (1 - self.matter_density))
+        z, xp = _as_float(z)
+        return xp.sqrt(self.matter_density * (1 + z) ** 3 + (1 - self.matter_density))
 
     def comoving_distance(self, z):
         """Line-of-sight comoving distance ``D_C(z)`` in Mpc."""
         grid_z, grid_dc = self._table()
-        z = _as_float(z)
-        return jnp.interp(z, grid_z.astype(z.dtype), grid_dc.astype(z.dtype))
+        z, xp = _as_float(z)
+        return xp.interp(z, grid_z.astype(z.dtype), grid_dc.astype(z.dtype))
 
     def luminosity_distance(self, z):
         """Luminosity distance ``D_L(z) = (1 + z) D_C(z)`` in Mpc."""
-        z = _as_float(z)
+        z, _ = _as_float(z)
         return (1 + z) * self.comoving_distance(z)
 
     def differential_comoving_volume(self, z):
         """All-sky ``dV_C/dz`` in Gpc^3 per unit redshift."""
-        z = _as_float(z)
+        z, _ = _as_float(z)
         dc = self.comoving_distance(z)
-        return 4 * jnp.pi * self.hubble_distance * dc**2 / self.efunc(z) / _MPC3_PER_GPC3
+        return 4 * np.pi * self.hubble_distance * dc**2 / self.efunc(z) / _MPC3_PER_GPC3
 
     def comoving_volume(self, z):
         """All-sky comoving volume inside redshift ``z``, ``(4 pi / 3) D_C^3``, in Gpc^3."""
-        return 4 * jnp.pi / 3 * self.comoving_distance(z) ** 3 / _MPC3_PER_GPC3
+        return 4 * np.pi / 3 * self.comoving_distance(z) ** 3 / _MPC3_PER_GPC3
 
     def redshift_at_luminosity_distance(self, distance):
         """The redshift whose luminosity distance is ``distance`` (Mpc); inverse of ``D_L``."""
         grid_z, grid_dc = self._table()
-        distance = _as_float(distance)
+        distance, xp = _as_float(distance)
         grid_dl = (1 + grid_z) * grid_dc
-        return jnp.interp(distance, grid_dl.astype(distance.dtype), grid_z.astype(distance.dtype))
+        return xp.interp(distance, grid_dl.astype(distance.dtype), grid_z.astype(distance.dtype))
 
     def _table(self) -> tuple[np.ndarray, np.ndarray]:
         return _comoving_distance_table(
@@ -103,11 +105,14 @@ class Cosmology:
 
 
 def _as_float(x):
-    """``x`` as a JAX array of a floating dtype (integers become the default float)."""
+    """``(x, its array module)``: a NumPy array as float64 NumPy, anything else as a JAX
+    array of a floating dtype (integers become the default float)."""
+    if isinstance(x, np.ndarray):
+        return x.astype(np.float64, copy=False), np
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.result_type(float))
-    return x
+    return x, jnp
 
 
 @functools.lru_cache(maxsize=16)

@@ -261,7 +261,8 @@ def _sharp_inside(mmin, mmax, m1, m2):
     return (m2 >= mmin) & (m2 <= m1) & (m1 <= mmax)
 
 
-def _sharp_log_z(alpha, mmin, mmax):
+def sharp_log_normalizer(alpha, mmin, mmax):
+    """``ln Z = ln int_mmin^mmax m^-alpha dm`` of the sharp-edged power law."""
     return log_power_integral(-alpha, jnp.log(mmin), jnp.log(mmax))
 
 
@@ -273,7 +274,7 @@ def _sharp_log_prob(alpha, beta, mmin, mmax, m1, m2, log_m1, log_m2):
     """
     inside = _sharp_inside(mmin, mmax, m1, m2)
     log_f = log_power_law_cdf(beta, jnp.log(mmin), log_m1)
-    log_p = -alpha * log_m1 + beta * log_m2 - _sharp_log_z(alpha, mmin, mmax) - log_f
+    log_p = -alpha * log_m1 + beta * log_m2 - sharp_log_normalizer(alpha, mmin, mmax) - log_f
     return jnp.where(inside, log_p, -jnp.inf)
 
 
@@ -290,7 +291,7 @@ def _sharp_backward(residuals, cotangent):
     d_beta, d_log_mmin, d_log_x = log_power_law_cdf_partials(beta, jnp.log(mmin), log_m1)
     # The scalar normaliser's partials are folded into the features, so that each sum
     # is taken over the centred per-sample derivative (no float32 cancellation).
-    _, pull_z = jax.vjp(_sharp_log_z, alpha, mmin, mmax)
+    _, pull_z = jax.vjp(sharp_log_normalizer, alpha, mmin, mmax)
     z_alpha, z_mmin, z_mmax = pull_z(jnp.ones_like(alpha))
     features = [-log_m1 - z_alpha, log_m2 - d_beta, -d_log_mmin / mmin - z_mmin]
     grad_alpha, grad_beta, grad_mmin = weighted_feature_sums(weight, features, batch_shape)

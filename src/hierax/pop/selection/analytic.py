@@ -89,8 +89,10 @@ class AnalyticDetector:
                 )
 
     def required_fraction(self, m1, m2, z):
-        """``(Mc_ref / Mc_det)^(5/6) d_L / d_H``: the smallest ``w`` that is detected."""
-        m1, m2, z = jnp.asarray(m1), jnp.asarray(m2), jnp.asarray(z)
+        """``(Mc_ref / Mc_det)^(5/6) d_L / d_H``: the smallest ``w`` that is detected
+        (computed in NumPy when all three are NumPy arrays, else in JAX)."""
+        xp = np if all(isinstance(a, np.ndarray) for a in (m1, m2, z)) else jnp
+        m1, m2, z = xp.asarray(m1), xp.asarray(m2), xp.asarray(z)
         chirp = (m1 * m2) ** 0.6 / (m1 + m2) ** 0.2 * (1 + z)
         distance = self.cosmology.luminosity_distance(z)
         return (self.reference_chirp_mass / chirp) ** (5 / 6) * distance / self.horizon_distance

@@ -145,21 +145,25 @@ class SelectionEstimator:
     def terms_from_log_rate(self, log_rate: jax.Array) -> SelectionTerms:
         """:meth:`terms` from ``ln rho(theta_j | Lambda)`` already evaluated, shape ``(J,)``."""
         log_offset = self.log_weight - self.log_draw_density
-        log_scale = float(np.log(self.time) - np.log(self.total_draws))
-        total_draws = self.total_draws
 
         def reduce(log_rate):
             terms = log_rate + jnp.asarray(log_offset, log_rate.dtype)
-            peak, first, second = shifted_moments(terms)
-            log_mu = log_scale + peak + jnp.log(first)
-            # The diagnostics carry no gradient (as the second moment).
-            first = jax.lax.stop_gradient(first)
-            excess = jnp.maximum(second - first**2 / total_draws, 0.0)
-            variance = jnp.exp(2 * (log_scale + peak)) * excess
-            result = SelectionTerms(log_mu, jnp.exp(log_mu), variance, first**2 / excess)
+            result = self.terms_from_moments(*shifted_moments(terms))
             return SelectionTerms(*(value.astype(log_rate.dtype) for value in result))
 
         return in_float64(reduce)(log_rate)
+
+    def terms_from_moments(self, peak, first, second) -> SelectionTerms:
+        """:meth:`terms` from the shifted moments (:func:`shifted_moments`) of the terms
+        ``ln w_j + ln rho_j - ln q_j``, in their dtype; only ``log_mu`` and ``mu``
+        carry a gradient, through ``peak + ln first``."""
+        log_scale = float(np.log(self.time) - np.log(self.total_draws))
+        log_mu = log_scale + peak + jnp.log(first)
+        # The diagnostics carry no gradient (as the second moment).
+        first = jax.lax.stop_gradient(first)
+        excess = jnp.maximum(second - first**2 / self.total_draws, 0.0)
+        variance = jnp.exp(2 * (log_scale + peak)) * excess
+        return SelectionTerms(log_mu, jnp.exp(log_mu), variance, first**2 / excess)
 
     def log_mu(self, log_rate_density_fn: Callable, hyper) -> jax.Array:
         """``ln mu_hat(Lambda)`` (scalar)."""
