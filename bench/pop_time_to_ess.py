@@ -73,9 +73,9 @@ HIERAX_SAMPLERS = {"free": ("slice",), "fixed": ("slice", "nuts")}
 # The same chains, warmup and draws for both; each library runs its chains the fastest
 # way it has on this machine (``--hierax-chain-method``, ``--gwkokab-chain-method``).
 # On a CPU with one device, vectorized chains wait at every iteration for the chain with
-# the deepest tree (fixed prior: hierax 72 s vectorized, 40 s sequential; gwkokab 120 s
-# and 64 s, and 68 s with chain_method "parallel" on 4 host devices; BENCHMARKS.md).
-# hierax's "parallel" runs one chain per host thread there.
+# the deepest tree (fixed prior, hierax's generic likelihood: 72 s vectorized, 40 s
+# sequential; gwkokab 120 s and 64 s, and 68 s with chain_method "parallel" on 4 host
+# devices; BENCHMARKS.md). hierax's "parallel" runs one chain per host thread there.
 NUTS_MCMC = {"num_warmup": 500, "num_samples": 750, "num_chains": 4,
              "chain_method": "parallel", "progress_bar": False}
 GWKOKAB_CHAIN_METHOD = "sequential"

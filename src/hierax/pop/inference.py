@@ -130,8 +130,9 @@ def default_chain_method(num_chains: int) -> str:
     batch of chains (the likelihood already fills its cores), so vectorized chains
     only wait at every iteration for the chain with the longest NUTS tree or slice
     bracket, while concurrent chains fill the cores that one chain leaves idle
-    (2-core CPU, 138-event catalog, 4 NUTS chains: 72 s vectorized, 40 s
-    sequential, 34 s in threads; ``bench/pop_time_to_ess.py``, BENCHMARKS.md).
+    (2-core CPU, 138-event catalog, 4 NUTS chains with the generic likelihood
+    path: 72 s vectorized, 40 s sequential, 34 s in threads;
+    ``bench/pop_time_to_ess.py``, BENCHMARKS.md).
     The draws are the same in every case.
     """
     devices = jax.local_devices()
