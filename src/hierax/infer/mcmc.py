@@ -187,17 +187,14 @@ class MCMC:
 
     def _initial_chain_state(self, rng_key, init_params):
         program = self._program
-        if init_params is None and hasattr(program, "find_initial_positions"):
+        if init_params is None:  # a model (a potential_fn needs init_params)
             # One compiled call finds the starts and builds the chains' states.
             start = self._compiled_fn("start", self._make_start)
             positions, valid, state = start(rng_key, self._dynamic)
             program.require_valid(positions, valid, self._dynamic)
             return state
-        if init_params is None:
-            positions = program.initial_positions(rng_key, self.num_chains, self._dynamic)
-        else:
-            positions = self._positions_from(init_params)
-            program.check_positions(positions, self._dynamic)
+        positions = self._positions_from(init_params)
+        program.check_positions(positions, self._dynamic)
         init_state = self._compiled_fn("init", lambda: jax.jit(self._init_chains_fn()))
         return init_state(rng_key, positions, self._dynamic)
 

@@ -126,7 +126,7 @@ def _series_phi(x):
 def _block_sums(block, k: _Coefficients, gradient: bool):
     """Per group: ``m``, ``sum e``, ``sum e^2`` and, with ``gradient``, the four weighted
     sums ``sum e l1, sum e l2, sum e w phi, sum e t / (w g)`` (module docstring); each
-    ``(groups,)``."""
+    ``(groups,)``. (``jit`` drops the sums nobody uses.)"""
     dtype = k.beta.dtype
     m1, m2, l1, l2, off = (jnp.asarray(a, dtype) for a in block)
     inside = (m2 >= k.mmin) & (m1 <= k.mmax)
@@ -143,15 +143,13 @@ def _block_sums(block, k: _Coefficients, gradient: bool):
     # 1 / (w g(x)), with w g(x) = (1 - t) / |c| away from 0: the only division per sample.
     reciprocal = 1 / jnp.where(small, width * _series_g(x), (1 - t) * inverse_magnitude)
     e = jnp.exp(exponent - peak) * reciprocal
-    sums = [jnp.sum(e, axis=-1)]
+    sums = [jnp.sum(e, axis=-1), jnp.sum(jnp.square(e), axis=-1)]
     if gradient:
         # w phi(x) = (1 - x t / (1 - t)) / |c| = (1 - w t / (w g)) / |c| away from 0.
         width_phi = jnp.where(small, width * _series_phi(x),
                               (1 - width * t * reciprocal) * inverse_magnitude)
         edge = jnp.where(raw_width > eps, t * reciprocal, 0.0)
         sums += [jnp.sum(e * f, axis=-1) for f in (l1, l2, width_phi, edge)]
-    else:
-        sums.append(jnp.sum(jnp.square(e), axis=-1))
     return peak[:, 0], sums
 
 
@@ -188,25 +186,21 @@ class FusedTerms(NamedTuple):
 
 
 def _group_terms(blocks, k, constant, gradient):
-    """For the groups of ``blocks`` (concatenated): ``K + m + ln sum e`` and, with
-    ``gradient``, the ``(groups, 5)`` means ``<l1>, <l2>, <w phi>, <t / (w g)>`` and
-    ``1[sum e > 0]``, else the :class:`Moments`."""
-    values, extra = [], []
+    """For the groups of ``blocks`` (concatenated): ``K + m + ln sum e``, the
+    :class:`Moments` and, with ``gradient``, the ``(groups, 5)`` means ``<l1>, <l2>,
+    <w phi>, <t / (w g)>`` and ``1[sum e > 0]`` (else ``None``)."""
+    values, moments, means = [], [], []
     for block in blocks:
-        peak, sums = _block_sums(block, k, gradient)
-        total = sums[0]
+        peak, (total, square, *weighted) = _block_sums(block, k, gradient)
         positive = total > 0
         safe = jnp.where(positive, total, 1.0)
         values.append(jnp.where(positive, constant + peak + jnp.log(safe), -jnp.inf))
+        moments.append(Moments(constant + peak, total, square))
         if gradient:
-            means = [jnp.where(positive, s / safe, 0.0) for s in sums[1:]]
-            extra.append(jnp.stack(means + [positive.astype(total.dtype)], axis=-1))
-        else:
-            extra.append(Moments(constant + peak, total, sums[1]))
-    values = jnp.concatenate(values)
-    if gradient:
-        return values, jnp.concatenate(extra)
-    return values, Moments(*(jnp.concatenate(m) for m in zip(*extra, strict=True)))
+            block_means = [jnp.where(positive, s / safe, 0.0) for s in weighted]
+            means.append(jnp.stack(block_means + [positive.astype(total.dtype)], axis=-1))
+    moments = Moments(*(jnp.concatenate(m) for m in zip(*moments, strict=True)))
+    return jnp.concatenate(values), moments, jnp.concatenate(means) if gradient else None
 
 
 class FusedPowerLaw:
@@ -229,10 +223,9 @@ class FusedPowerLaw:
         return self._terms(*args)
 
     def _evaluate(self, args, gradient):
-        """``FusedTerms`` or, with ``gradient``, ``((event_log_sums, log_mu), their
-        Jacobians (N, 5) and (5,))`` in ``_HYPERPARAMETERS`` order.
-
-        The arguments are scalars (``vmap`` batches this function as a whole).
+        """``(FusedTerms, Jacobians)``: with ``gradient``, the Jacobians ``(N, 5)`` and
+        ``(5,)`` of ``event_log_sums`` and ``log_mu`` in ``_HYPERPARAMETERS`` order, else
+        ``None``. The arguments are scalars (``vmap`` batches this function as a whole).
         """
         log_rate, alpha, beta, mmin, mmax = args
         k = _coefficients(alpha, beta, mmin, mmax)
@@ -241,14 +234,15 @@ class FusedPowerLaw:
             sharp_log_normalizer, (0, 1, 2))(alpha, mmin, mmax)
         negative = c < 0
         constant = log_rate - log_z - jnp.where(negative, c, 0.0) * k.log_mmin
-        event_values, event_extra = _group_terms(self._event_blocks, k, constant, gradient)
-        selection_value, selection_extra = _group_terms(
+        event_values, event_moments, event_means = _group_terms(
+            self._event_blocks, k, constant, gradient)
+        selection_value, selection_moments, selection_means = _group_terms(
             (self._selection_block,), k, constant, gradient)
-        values = (self._ordered(event_values), self._log_scale + selection_value[0])
+        terms = FusedTerms(self._ordered(event_values), self._log_scale + selection_value[0],
+                           Moments(*map(self._ordered, event_moments)),
+                           Moments(*(m[0] for m in selection_moments)))
         if not gradient:
-            selection_moments = Moments(*(m[0] for m in selection_extra))
-            return FusedTerms(*values, Moments(*map(self._ordered, event_extra)),
-                              selection_moments)
+            return terms, None
         # d|c|/dbeta; ln F is smooth through c = 0, where both one-sided forms agree.
         sign = jnp.where(negative, -1.0, 1.0)
 
@@ -265,8 +259,7 @@ class FusedPowerLaw:
             ], axis=-1)
             return rows * positive[:, None]
 
-        jacobians = (self._ordered(jacobian(event_extra)), jacobian(selection_extra)[0])
-        return values, jacobians
+        return terms, (self._ordered(jacobian(event_means)), jacobian(selection_means)[0])
 
     def _ordered(self, values):
         """Rows in bucket order to the events' order (first axis)."""
@@ -275,18 +268,16 @@ class FusedPowerLaw:
     def _differentiable_terms(self):
         @jax.custom_jvp
         def terms(*args):
-            return self._evaluate(args, gradient=False)
+            return self._evaluate(args, gradient=False)[0]
 
         @terms.defjvp
         def terms_jvp(primals, tangents):
-            result = self._evaluate(primals, gradient=False)
-            (event_values, log_mu), (event_jac, selection_jac) = self._evaluate(
-                primals, gradient=True)
+            terms, (event_jac, selection_jac) = self._evaluate(primals, gradient=True)
             direction = jnp.stack(tangents)
-            no_tangent = jax.tree.map(jnp.zeros_like, (result.event_moments,
-                                                       result.selection_moments))
-            tangent = FusedTerms(event_jac @ direction, selection_jac @ direction, *no_tangent)
-            return result._replace(event_log_sums=event_values, log_mu=log_mu), tangent
+            no_tangent = jax.tree.map(jnp.zeros_like, (terms.event_moments,
+                                                       terms.selection_moments))
+            return terms, FusedTerms(event_jac @ direction, selection_jac @ direction,
+                                     *no_tangent)
 
         return terms
 
@@ -329,5 +320,4 @@ def fused_power_law(fn, layout, selection) -> FusedPowerLaw | None:
                              selection.log_weight - selection.log_draw_density, 1,
                              selection.num_draws)
     inverse = None if layout.identity_order else layout.inverse
-    log_scale = np.log(selection.time) - np.log(selection.total_draws)
-    return FusedPowerLaw(blocks, inverse, selection_block, log_scale)
+    return FusedPowerLaw(blocks, inverse, selection_block, selection.log_scale)

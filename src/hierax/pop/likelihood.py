@@ -209,18 +209,18 @@ class DiscreteLikelihood:
             event_ll, event_neff, event_var, selection = self._fused_terms(hyper)
         log_time_term = self.num_events * float(np.log(self.time))
 
-        def combine(parts):
+        def combine(parts, wide):
             event_ll, mu, event_var, mu_var = parts
-            wide = jnp.promote_types(event_ll.dtype, jnp.float64 if self._fused is None
-                                     else event_ll.dtype)
             total = jnp.sum(event_ll.astype(wide)) - mu.astype(wide)
             variance = jnp.sum(event_var.astype(wide)) + mu_var.astype(wide)
             return ((total + log_time_term).astype(event_ll.dtype),
                     variance.astype(event_ll.dtype))
 
         parts = (event_ll, selection.mu, event_var, selection.variance)
-        # The one-pass terms stay in the caller's precision (and support forward mode).
-        log_l, variance = (combine if self._fused is not None else in_float64(combine))(parts)
+        if self._fused is None:
+            log_l, variance = in_float64(lambda p: combine(p, jnp.float64))(parts)
+        else:  # the one-pass terms stay in the caller's precision (and allow forward mode)
+            log_l, variance = combine(parts, event_ll.dtype)
         return LikelihoodTerms(
             log_likelihood=log_l,
             log_mu=selection.log_mu,

@@ -124,6 +124,11 @@ class SelectionEstimator:
         """``J``, the number of stored draws."""
         return int(self.theta.shape[0])
 
+    @property
+    def log_scale(self) -> float:
+        """``ln(T / N_draw)``, the factor of the sum in ``mu_hat``."""
+        return float(np.log(self.time) - np.log(self.total_draws))
+
     def log_rate_terms(self, log_rate_density_fn: Callable, hyper) -> jax.Array:
         """``(J,)`` ``ln rho(theta_j | Lambda)`` in the default float precision."""
         theta = jnp.asarray(self.theta, dtype=jnp.result_type(float))
@@ -157,7 +162,7 @@ class SelectionEstimator:
         """:meth:`terms` from the shifted moments (:func:`shifted_moments`) of the terms
         ``ln w_j + ln rho_j - ln q_j``, in their dtype; only ``log_mu`` and ``mu``
         carry a gradient, through ``peak + ln first``."""
-        log_scale = float(np.log(self.time) - np.log(self.total_draws))
+        log_scale = self.log_scale
         log_mu = log_scale + peak + jnp.log(first)
         # The diagnostics carry no gradient (as the second moment).
         first = jax.lax.stop_gradient(first)
