@@ -54,16 +54,15 @@ Reading and writing need ``xarray`` and ``h5netcdf`` (``pip install
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from importlib import metadata
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from hierax._files import replace_atomically
+from hierax.infer.state_tree import class_path, decode_state, encode_state
 
 __all__ = ["SavedRun", "load", "resume", "save"]
 
@@ -100,108 +99,6 @@ def _unescape(name: str) -> str:
     return name.replace("%2F", "/").replace("%25", "%")
 
 
-def _class_path(cls) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _is_namedtuple(value) -> bool:
-    return isinstance(value, tuple) and hasattr(type(value), "_fields")
-
-
-# -- pytree <-> (structure, arrays) -------------------------------------------------
-
-
-def _encode_leaf(leaf, path, arrays):
-    spec = {"type": "array", "name": path}
-    if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-        spec["key_impl"] = str(jax.random.key_impl(leaf))
-        leaf = jax.random.key_data(leaf)
-    value = np.asarray(leaf)
-    spec["dtype"] = value.dtype.str
-    arrays[path] = value
-    return spec
-
-
-def _encode_tree(node, path, arrays):
-    """The JSON structure of ``node``; its leaves go into ``arrays`` (dotted path -> array)."""
-    def child(key):
-        return f"{path}.{key}" if path else str(key)
-
-    if node is None:
-        return {"type": "none"}
-    if _is_namedtuple(node):
-        return {"type": "namedtuple", "class": _class_path(type(node)),
-                "fields": list(node._fields),
-                "children": [_encode_tree(v, child(f), arrays)
-                             for f, v in zip(node._fields, node, strict=True)]}
-    if isinstance(node, (tuple, list)):
-        return {"type": type(node).__name__,
-                "children": [_encode_tree(v, child(i), arrays) for i, v in enumerate(node)]}
-    if isinstance(node, dict):
-        if not all(isinstance(k, str) for k in node):
-            raise TypeError(f"save: the state has a dict with non-string keys at {path!r}.")
-        keys = sorted(node)
-        return {"type": "dict", "keys": keys,
-                "children": [_encode_tree(node[k], child(k), arrays) for k in keys]}
-    if isinstance(node, (jax.Array, np.ndarray, np.generic, bool, int, float)):
-        return _encode_leaf(node, path, arrays)
-    raise TypeError(
-        f"save: cannot store a {type(node).__name__} at {path!r} of the sampler state; "
-        "states hold arrays in NamedTuples, tuples, lists and dicts."
-    )
-
-
-def _import_class(class_path, file):
-    module_name, _, qualname = class_path.partition(":")
-    try:
-        target = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as error:
-        raise ValueError(
-            f"{file}: the saved sampler state uses the class {class_path}, which cannot be "
-            f"imported here ({error}); the file was written by a different hierax or "
-            "kernel version."
-        ) from error
-    return target
-
-
-def _decode_namedtuple(spec, children, file):
-    cls = _import_class(spec["class"], file)
-    fields = tuple(spec["fields"])
-    if not (isinstance(cls, type) and issubclass(cls, tuple)
-            and getattr(cls, "_fields", None) == fields):
-        actual = getattr(cls, "_fields", None)
-        raise ValueError(
-            f"{file}: the saved sampler state has {spec['class']} with fields {list(fields)}, "
-            f"but that class here has fields {actual}; the file was written by a different "
-            "hierax or kernel version."
-        )
-    return cls(*children)
-
-
-def _decode_tree(spec, arrays, file):
-    """Rebuild the pytree described by ``spec`` from ``arrays`` (dotted path -> array)."""
-    kind = spec["type"]
-    if kind == "none":
-        return None
-    if kind == "array":
-        value = np.asarray(arrays[spec["name"]], dtype=np.dtype(spec["dtype"]))
-        if "key_impl" in spec:
-            return jax.random.wrap_key_data(value, impl=spec["key_impl"])
-        return value
-    children = [_decode_tree(c, arrays, file) for c in spec.get("children", [])]
-    if kind == "namedtuple":
-        return _decode_namedtuple(spec, children, file)
-    if kind == "tuple":
-        return tuple(children)
-    if kind == "list":
-        return children
-    if kind == "dict":
-        return dict(zip(spec["keys"], children, strict=True))
-    raise ValueError(f"{file}: unknown node type {kind!r} in the saved sampler state.")
-
-
 # -- datasets -----------------------------------------------------------------------
 
 
@@ -219,8 +116,7 @@ def _draws_dataset(xarray, values):
 
 def _state_dataset(xarray, state, num_chains):
     """A state pytree as a Dataset: one variable per leaf plus the ``structure`` attribute."""
-    arrays = {}
-    structure = _encode_tree(state, "", arrays)
+    structure, arrays = encode_state(state)
     variables = {}
     for path, value in arrays.items():
         escaped = _escape(path)
@@ -259,7 +155,7 @@ def _run_groups(xarray, mcmc):
 
 def _root_attrs(mcmc, group_names):
     settings = {name: getattr(mcmc, name) for name in _SETTINGS}
-    settings["sampler"] = _class_path(type(mcmc.sampler))
+    settings["sampler"] = class_path(type(mcmc.sampler))
     return {"hierax_format": FORMAT_NAME, "hierax_format_version": FORMAT_VERSION,
             "hierax_version": _installed_version(), "settings": json.dumps(settings),
             "groups": json.dumps(list(group_names))}
@@ -393,7 +289,7 @@ class SavedRun:
 
 def _read_state(xarray, path, group):
     dataset = _open_group(xarray, path, group)
-    return _decode_tree(json.loads(dataset.attrs["structure"]), _arrays_of(dataset), path)
+    return decode_state(json.loads(dataset.attrs["structure"]), _arrays_of(dataset), path)
 
 
 def load(path, *, strict_version=True) -> SavedRun:
@@ -442,7 +338,7 @@ def _check_compatible(mcmc, run, program):
     if chains != mcmc.num_chains:
         raise ValueError(f"resume: {path} holds {chains} chains but the MCMC has "
                          f"num_chains={mcmc.num_chains}.")
-    saved_sampler, sampler = run.settings.get("sampler"), _class_path(type(mcmc.sampler))
+    saved_sampler, sampler = run.settings.get("sampler"), class_path(type(mcmc.sampler))
     if saved_sampler != sampler:
         raise ValueError(f"resume: {path} was run with the kernel {saved_sampler}, the MCMC "
                          f"has {sampler}.")
