@@ -6,6 +6,7 @@ hierarchical HR-diagram line from photon counts. Each example runs once per
 module (module-scoped fixtures); the tests read its returned results.
 """
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -140,12 +141,45 @@ def test_hr_diagram_recovers_slope_offset_spread(hr_run):
 
 
 def test_hr_diagram_writes_its_figures(hr_run):
+    """Every file the example reports exists: no phantom model graph without ``dot``."""
     result, out = hr_run
     assert (out / "hr_diagram.png").stat().st_size > 1000
     names = {Path(path).name for path in result["figures"]}
     assert "hr_diagram.png" in names
-    if "hr_model.png" in names:
-        assert (out / "hr_model.png").stat().st_size > 1000
+    assert names <= {"hr_diagram.png", "hr_model.png", "hr_model.gv"}
+    for path in result["figures"]:
+        assert Path(path).stat().st_size > 100, path
+
+
+@pytest.mark.skipif(shutil.which("dot") is None,
+                    reason="the Graphviz 'dot' program is not installed (apt install graphviz)")
+def test_hr_model_graph_is_rendered_with_dot(tmp_path, capsys):
+    pytest.importorskip("graphviz")
+    path = hr_diagram.draw_model_graph(hr_diagram.simulate_clusters(), tmp_path)
+    assert path == tmp_path / "hr_model.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000
+    assert capsys.readouterr().out == f"wrote {path}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hr_model.png"]
+
+
+def test_hr_model_graph_without_dot_writes_its_source(tmp_path, capsys, monkeypatch):
+    """``dot`` absent (empty PATH): one line says so and names the DOT source written."""
+    pytest.importorskip("graphviz")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty_path"))
+    assert shutil.which("dot") is None
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "hr_model.png").write_bytes(b"stale image of an earlier run")
+    path = hr_diagram.draw_model_graph(hr_diagram.simulate_clusters(), out)
+    assert path == out / "hr_model.gv"
+    assert path.read_text(encoding="utf-8").startswith("digraph {")
+    assert not (out / "hr_model.png").exists()
+    printed = capsys.readouterr().out
+    assert printed.count("\n") == 1 and "wrote " + str(out / "hr_model.png") not in printed
+    for needed in ("no hr_model.png", "'dot' program is not installed", "apt install graphviz",
+                   "brew install graphviz", "conda install graphviz",
+                   f"wrote its DOT source {path} instead"):
+        assert needed in printed, printed
 
 
 def test_hr_simulation_matches_the_model_prior():

@@ -278,7 +278,7 @@ def test_render_model_matches_dot_text():
 
 
 @pytest.mark.skipif(shutil.which("dot") is None,
-                    reason="the Graphviz 'dot' program is not installed")
+                    reason="the Graphviz 'dot' program is not installed (apt install graphviz)")
 def test_render_to_png_and_svg(tmp_path):
     pytest.importorskip("graphviz")
     png = tmp_path / "schools.png"
@@ -293,15 +293,40 @@ def test_render_to_png_and_svg(tmp_path):
         render_model(eight_schools, (J, SIGMA), filename=tmp_path / "graph.unknown")
 
 
-def test_missing_dot_program_warns_and_returns_the_graph(tmp_path, monkeypatch):
+@pytest.fixture
+def no_dot_program(tmp_path_factory, monkeypatch):
+    """PATH holds only an empty folder: neither hierax nor the graphviz package finds ``dot``."""
+    monkeypatch.setenv("PATH", str(tmp_path_factory.mktemp("empty_path")))
+    assert shutil.which("dot") is None
+
+
+NO_DOT_WARNING = (r"'dot' program was not found, so '.*schools\.png' was not written; its DOT "
+                  r"source was written to '.*schools\.gv' instead.*`dot -Tpng .*schools\.gv -o "
+                  r".*schools\.png`.*apt install graphviz.*brew install graphviz.*"
+                  r"conda install graphviz")
+
+
+def test_missing_dot_program_writes_the_dot_source(tmp_path, no_dot_program):
     graphviz = pytest.importorskip("graphviz")
-    monkeypatch.setattr(graph_module, "_find_dot_executable", lambda: None)
     target = tmp_path / "schools.png"
-    with pytest.warns(UserWarning, match=r"'dot' program was not found.*graph\.source.*"
-                                         r"apt-get install graphviz.*conda install graphviz"):
+    with pytest.warns(UserWarning, match=NO_DOT_WARNING):
         graph = render_model(eight_schools, (J, SIGMA, Y_SCHOOLS), filename=target)
     assert isinstance(graph, graphviz.Digraph) and "subgraph cluster_J" in graph.source
     assert not target.exists()
+    assert (tmp_path / "schools.gv").read_text(encoding="utf-8") == graph.source
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["schools.gv"]
+
+
+def test_dot_found_but_not_runnable_falls_back_the_same_way(tmp_path, no_dot_program,
+                                                            monkeypatch):
+    """``dot`` seen by hierax but not by the graphviz package: the same fallback."""
+    pytest.importorskip("graphviz")
+    monkeypatch.setattr(graph_module, "_find_dot_executable", lambda: "/missing/dot")
+    target = tmp_path / "schools.png"
+    with pytest.warns(UserWarning, match=NO_DOT_WARNING):
+        graph = render_model(eight_schools, (J, SIGMA, Y_SCHOOLS), filename=target)
+    assert not target.exists()
+    assert (tmp_path / "schools.gv").read_text(encoding="utf-8") == graph.source
 
 
 def test_missing_graphviz_package_names_the_extra(monkeypatch):

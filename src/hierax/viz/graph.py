@@ -30,6 +30,9 @@ of Buntine (1994), "Operations for learning with graphical models", JAIR 2.
 :func:`to_dot` writes the graph as Graphviz DOT text without any extra
 package; :func:`render_model` builds a ``graphviz.Digraph`` (extra
 ``hierax[plot]``) and can render it to a file with the Graphviz ``dot`` program.
+Where that program is not installed, :func:`render_model` writes the graph's
+DOT source next to the requested file instead (same name, suffix ``.gv``), to
+be rendered later or elsewhere.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
+import shlex
 import shutil
 import warnings
 from dataclasses import dataclass, field
@@ -464,7 +468,10 @@ def render_model(model, model_args=None, model_kwargs=None, filename=None,
     Returns:
         The ``graphviz.Digraph`` (displayed inline by Jupyter). Its DOT text is
         ``graph.source``. If the Graphviz ``dot`` program is not installed,
-        the file is not written: a warning says so and the graph is returned.
+        ``filename`` is not written: its DOT source is written to the same
+        path with the suffix ``.gv`` instead (``graph.png`` -> ``graph.gv``),
+        a ``UserWarning`` names that file and how to install Graphviz, and the
+        graph is returned.
 
     Raises:
         ImportError: if the ``graphviz`` Python package is missing
@@ -506,6 +513,7 @@ def _find_dot_executable() -> str | None:
 
 
 def _render_to_file(graphviz, graph, filename) -> None:
+    """Render ``graph`` to ``filename`` with ``dot``, or fall back to its DOT source."""
     path = Path(filename)
     file_format = path.suffix[1:].lower()
     if file_format not in graphviz.FORMATS:
@@ -513,16 +521,27 @@ def _render_to_file(graphviz, graph, filename) -> None:
             f"render_model: cannot tell the output format from filename={str(filename)!r}; "
             "give an extension such as .png, .pdf or .svg."
         )
-    message = (
-        f"render_model: the Graphviz 'dot' program was not found, so {str(filename)!r} was "
-        "not written. The graph is returned; its DOT source is available as graph.source. "
-        "Install the Graphviz program with `apt-get install graphviz`, "
-        "`conda install graphviz` or `brew install graphviz`."
-    )
     if _find_dot_executable() is None:
-        warnings.warn(message, UserWarning, stacklevel=3)
+        _write_dot_source_instead(graph, path, file_format)
         return
     try:
         graph.render(outfile=path, format=file_format, cleanup=True)
     except graphviz.ExecutableNotFound:
-        warnings.warn(message, UserWarning, stacklevel=3)
+        _write_dot_source_instead(graph, path, file_format)
+
+
+def _write_dot_source_instead(graph, path: Path, file_format: str) -> None:
+    """Without ``dot``: write the DOT source to ``path`` with suffix ``.gv``, and warn."""
+    source_path = path.with_suffix(".gv")
+    source_path.parent.mkdir(parents=True, exist_ok=True)
+    source_path.write_text(graph.source, encoding="utf-8")
+    command = f"dot -T{file_format} {shlex.quote(str(source_path))} -o {shlex.quote(str(path))}"
+    warnings.warn(
+        f"render_model: the Graphviz 'dot' program was not found, so {str(path)!r} was not "
+        f"written; its DOT source was written to {str(source_path)!r} instead (render it with "
+        f"`{command}` where Graphviz is installed). "
+        "Install the Graphviz program (the graphviz Python package does not include it) with "
+        "`apt install graphviz`, `brew install graphviz` or `conda install graphviz`.",
+        UserWarning,
+        stacklevel=4,
+    )
