@@ -1,5 +1,6 @@
 """to_inference_data: groups and shapes, plate-named dims, ArviZ diagnostics agreeing with
-hierax.diagnostics, LOO, NetCDF round trip, plotting, predictive groups and errors."""
+hierax.diagnostics, LOO, NetCDF round trip, runs saved and loaded with their groups,
+plotting, predictive groups and errors."""
 
 import sys
 import warnings
@@ -10,12 +11,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
+import xarray
 
 import hierax
 import hierax.distributions as dist
 from hierax import diagnostics, handlers
 from hierax.infer import MCMC, NUTS, Predictive
 from hierax.infer.arviz import _DimNames, to_inference_data
+from hierax.infer.checkpoint import save
 
 az = pytest.importorskip("arviz")
 
@@ -147,6 +150,50 @@ def test_netcdf_round_trip(run, tmp_path):
         for name in original.data_vars:
             assert restored[name].dims == original[name].dims
             np.testing.assert_array_equal(restored[name].values, original[name].values)
+
+
+def assert_same_group(actual, expected):
+    """Same variables, dims, coordinates, values and dtypes; attributes but ``created_at``."""
+    xarray.testing.assert_identical(actual.assign_attrs(created_at=None),
+                                    expected.assign_attrs(created_at=None))
+    for name, variable in expected.variables.items():
+        assert actual[name].dtype == variable.dtype, name
+
+
+def test_saved_run_keeps_every_group(run, tmp_path):
+    mcmc, prior, predictive, idata = run
+    path = tmp_path / "run.nc"
+    save(mcmc, path, prior=prior, posterior_predictive=predictive)
+    saved = hierax.load(path)
+    assert set(saved.groups) == set(idata.groups()) - {"sample_stats"}
+    restored = to_inference_data(saved)
+    assert set(restored.groups()) == set(idata.groups())
+    for group in idata.groups():
+        assert_same_group(restored[group], idata[group])
+    assert "log_likelihood" not in to_inference_data(saved, log_likelihood=False).groups()
+    # Draws given for a loaded run replace the saved ones (no plates known: default dims).
+    replaced = to_inference_data(saved, prior={"mu": np.ones(3), "obs": np.zeros((3, 8))})
+    assert set(replaced.prior.data_vars) == {"mu"}
+    assert replaced.prior_predictive["obs"].dims == ("chain", "draw", "obs_dim_0")
+
+    # ArviZ reads the same groups from the file (sample_stats keeps hierax's names there).
+    from_file = az.from_netcdf(path)
+    for group in set(idata.groups()) - {"sample_stats"}:
+        assert_same_group(from_file[group], idata[group])
+    assert from_file.sample_stats["accept_prob"].dims == ("chain", "draw")
+
+
+def test_saved_run_keeps_user_coords_and_dims(run, tmp_path):
+    mcmc, _, _, _ = run
+    extras = {"log_likelihood": False, "coords": {"school": np.array(list("ABCDEFGH"))},
+              "dims": {"theta": ["school"], "obs": ["school"]}}
+    expected = to_inference_data(mcmc, **extras)
+    path = tmp_path / "run.nc"
+    save(mcmc, path, **extras)
+    restored = to_inference_data(hierax.load(path))
+    assert set(restored.groups()) == {"posterior", "sample_stats", "observed_data"}
+    for group in expected.groups():
+        assert_same_group(restored[group], expected[group])
 
 
 def test_plots_run_with_agg_backend(run):

@@ -113,15 +113,20 @@ def test_round_trip_of_draws_fields_state_and_settings(runs):
                               "sampler": "hierax.infer.hmc:NUTS"}
     assert saved.num_chains == 2
     assert saved.hierax_version == checkpoint._installed_version()
+    assert list(saved.groups) == ["posterior", "observed_data", "log_likelihood"]
+    assert saved.groups["log_likelihood"]["y"].dims == ("chain", "draw", "groups")
+    assert_identical(saved.groups["observed_data"]["y"].values, Y)
 
 
 def test_file_layout_is_readable_with_xarray(runs):
     with xarray.open_dataset(runs.path, group="posterior", engine="h5netcdf") as posterior:
-        assert posterior["theta"].dims == ("chain", "draw", "theta_dim_0")
+        assert posterior["theta"].dims == ("chain", "draw", "groups")
+        np.testing.assert_array_equal(posterior["groups"].values, np.arange(3))
         np.testing.assert_array_equal(posterior["mu"].values, runs.first_draws["mu"])
     with xarray.open_dataset(runs.path, engine="h5netcdf") as root:
         assert root.attrs["hierax_format"] == "hierax-mcmc-run"
         assert json.loads(root.attrs["groups"]) == ["posterior", "sample_stats",
+                                                    "observed_data", "log_likelihood",
                                                     "sampler_state"]
     with xarray.open_dataset(runs.path, group="sampler_state", engine="h5netcdf") as state:
         assert state["kernel_state.hmc.position"].dims[0] == "chain"
@@ -198,6 +203,47 @@ def test_state_without_draws_round_trips_and_refuses_draws(tmp_path):
         saved.get_samples()
     with pytest.raises(ValueError, match="holds no draws"):
         saved.get_extra_fields(group_by_chain=True)
+
+
+def write_old_style_file(run, path):
+    """``run`` saved as files were before the ArviZ groups: draws, fields and state only."""
+    groups = {"posterior": checkpoint._draws_dataset(xarray, run.get_samples()),
+              "sample_stats": checkpoint._draws_dataset(xarray, run.get_extra_fields()),
+              "sampler_state": checkpoint._state_dataset(xarray, run.last_state, 2)}
+    root = xarray.Dataset(attrs=checkpoint._root_attrs(run, groups))
+    checkpoint._write_atomically(path, groups, root)
+
+
+def test_file_without_the_arviz_groups_still_loads(runs, tmp_path):
+    path = tmp_path / "old.nc"
+    write_old_style_file(fake_run(runs.first_state, draws=runs.first_draws,
+                                  fields=runs.first_fields), path)
+    saved = load(path)
+    assert list(saved.groups) == ["posterior"]
+    assert saved.groups["posterior"]["theta"].dims == ("chain", "draw", "theta_dim_0")
+    for name, value in runs.first_draws.items():
+        assert_identical(saved.get_samples(group_by_chain=True)[name], value)
+    assert_same_tree(saved.last_state, runs.first_state)
+    idata = hierax.to_inference_data(saved)
+    assert set(idata.groups()) == {"posterior", "sample_stats"}
+    assert_identical(idata.sample_stats["lp"].values, -runs.first_fields["potential_energy"])
+
+
+def test_potential_fn_run_saves_without_observation_groups(tmp_path):
+    def potential(params):
+        return 0.5 * jnp.sum(params["x"] ** 2)
+
+    mcmc = MCMC(NUTS(potential_fn=potential), num_warmup=5, num_samples=4, num_chains=1,
+                progress_bar=False)
+    mcmc.run(jax.random.PRNGKey(0), init_params={"x": jnp.zeros((1, 2))})
+    path = tmp_path / "potential.nc"
+    save(mcmc, path)
+    saved = load(path)
+    assert list(saved.groups) == ["posterior"]
+    expected, restored = hierax.to_inference_data(mcmc), hierax.to_inference_data(saved)
+    assert set(restored.groups()) == set(expected.groups()) == {"posterior", "sample_stats"}
+    for group in ("posterior", "sample_stats"):
+        xarray.testing.assert_equal(restored[group], expected[group])
 
 
 # -- continuing -----------------------------------------------------------------------
@@ -317,6 +363,8 @@ def test_save_errors(tmp_path):
         save(fake_run(Pair(1, 2)), tmp_path / "missing" / "x.nc")
     with pytest.raises(TypeError, match="cannot store a str at 'left'"):
         save(fake_run(Pair("text", 2)), tmp_path / "x.nc")
+    with pytest.raises(ValueError, match="no draws .only warmup ran., so prior"):
+        save(fake_run(Pair(1, 2)), tmp_path / "x.nc", prior={"x": np.zeros(3)})
     assert os.listdir(tmp_path) == []
 
 

@@ -15,8 +15,13 @@ are named ``{site}_dim_{k}``, ``k`` being the position in the site's shape
 (chain and draw excluded). ``coords`` and ``dims`` given by the user take
 precedence.
 
+:func:`inference_groups` builds these groups as ``xarray.Dataset`` objects;
+:func:`to_inference_data` wraps them in an ``InferenceData`` and
+:func:`hierax.infer.checkpoint.save` writes them to a run file, so a run read
+back with :func:`hierax.load` gives the same groups without its model.
+
 ArviZ is an optional dependency (the ``plot`` extra) and is imported only when
-:func:`to_inference_data` is called.
+one of these functions is called.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from hierax.handlers import seed, trace
+from hierax.infer.checkpoint import SavedRun
 from hierax.infer.util import log_likelihood as pointwise_log_likelihood
 
-__all__ = ["to_inference_data"]
+__all__ = ["inference_groups", "to_inference_data"]
 
 # hierax's per-draw statistic -> ArviZ's name for it in ``sample_stats``.
 _SAMPLE_STAT_NAMES = {
@@ -229,10 +235,17 @@ def _observation_groups(arviz, names, model, samples, args, kwargs, with_log_lik
     return groups
 
 
-def _prior_groups(arviz, names, prior) -> dict:
-    """``prior`` (latent sites) and ``prior_predictive`` (observed sites) datasets."""
+def _observed_names(run, names) -> set:
+    """The observed sites: from the model's trace, or the saved ``observed_data`` group."""
+    if isinstance(run, SavedRun):
+        stored = run.groups.get("observed_data")
+        return set() if stored is None else {str(name) for name in stored.data_vars}
+    return {name for name, site in names.model_trace.items() if _is_observation(site)}
+
+
+def _prior_groups(arviz, names, prior, observed) -> dict:
+    """``prior`` (latent sites) and ``prior_predictive`` (sites in ``observed``) datasets."""
     draws = _prior_with_chain_dim(prior)
-    observed = {name for name, site in names.model_trace.items() if _is_observation(site)}
     groups = {}
     latent = {k: v for k, v in draws.items() if k not in observed}
     predictive = {k: v for k, v in draws.items() if k in observed}
@@ -240,6 +253,72 @@ def _prior_groups(arviz, names, prior) -> dict:
         groups["prior"] = names.dataset(arviz, latent)
     if predictive:
         groups["prior_predictive"] = names.dataset(arviz, predictive)
+    return groups
+
+
+def _posterior_predictive_group(arviz, names, samples, posterior_predictive):
+    """The ``posterior_predictive`` dataset, draws split into the chains of ``samples``."""
+    num_chains, num_draws = next(iter(samples.values())).shape[:2]
+    draws = _predictive_with_chain_dims(posterior_predictive, num_chains, num_draws)
+    return names.dataset(arviz, draws)
+
+
+def _check_run(run) -> None:
+    """Refuse anything without the ``get_samples`` and ``get_extra_fields`` of a run."""
+    if not hasattr(run, "get_samples") or not hasattr(run, "get_extra_fields"):
+        raise TypeError(
+            f"to_inference_data: expected a hierax MCMC object, got {type(run).__name__}."
+        )
+
+
+def _saved_run_groups(arviz, run, log_likelihood, names) -> dict:
+    """``posterior`` and the other groups stored in a :class:`SavedRun`, ArviZ's statistics."""
+    stored = dict(run.groups)
+    groups = {"posterior": stored.pop("posterior"),
+              "sample_stats": names.dataset(arviz, _sample_stats(run))}
+    if not log_likelihood:
+        stored.pop("log_likelihood", None)
+    groups.update(stored)
+    return groups
+
+
+def _mcmc_groups(arviz, mcmc, samples, log_likelihood, names, model, args, kwargs) -> dict:
+    """``posterior``, ``sample_stats`` and the observation groups of a finished MCMC."""
+    groups = {"posterior": names.dataset(arviz, samples),
+              "sample_stats": names.dataset(arviz, _sample_stats(mcmc))}
+    groups.update(_observation_groups(arviz, names, model, samples, args, kwargs,
+                                      log_likelihood))
+    return groups
+
+
+def inference_groups(run, prior=None, posterior_predictive=None, log_likelihood=True,
+                     coords=None, dims=None, model_args=None, model_kwargs=None) -> dict:
+    """The groups of :func:`to_inference_data` as a dict name -> ``xarray.Dataset``.
+
+    Takes the same arguments as :func:`to_inference_data`. For a
+    :class:`~hierax.infer.checkpoint.SavedRun` the groups saved with it are
+    returned as they were saved (``log_likelihood`` only when asked for), with
+    ``sample_stats`` rebuilt from its statistics; ``prior`` and
+    ``posterior_predictive`` given here replace the saved ones and, the model
+    being unknown, get default dim names (or the user's ``dims``); the sites of
+    the saved ``observed_data`` go to ``prior_predictive``.
+    """
+    arviz = _import_arviz()
+    _check_run(run)
+    samples = {k: np.asarray(v) for k, v in run.get_samples(group_by_chain=True).items()}
+    if isinstance(run, SavedRun):
+        names = _DimNames({}, coords, dims)
+        groups = _saved_run_groups(arviz, run, log_likelihood, names)
+    else:
+        args, kwargs = _model_arguments(run, model_args, model_kwargs)
+        model = getattr(getattr(run, "sampler", None), "model", None)
+        names = _DimNames(_model_trace(model, args, kwargs), coords, dims)
+        groups = _mcmc_groups(arviz, run, samples, log_likelihood, names, model, args, kwargs)
+    if prior is not None:
+        groups.update(_prior_groups(arviz, names, prior, _observed_names(run, names)))
+    if posterior_predictive is not None:
+        groups["posterior_predictive"] = _posterior_predictive_group(arviz, names, samples,
+                                                                     posterior_predictive)
     return groups
 
 
@@ -278,8 +357,14 @@ def to_inference_data(mcmc, prior=None, posterior_predictive=None, log_likelihoo
     one before, ...) with coordinates ``0 .. size-1``, the same in every
     group; the other dims are named ``{site}_dim_{k}``.
 
+    A run read back by :func:`hierax.load` has no model: its groups are those
+    saved with it (see :func:`hierax.infer.checkpoint.save`), the same as
+    ``to_inference_data`` gave for the original run with the same arguments;
+    see :func:`inference_groups`.
+
     Args:
-        mcmc: a :class:`~hierax.infer.MCMC` object after ``run``.
+        mcmc: a :class:`~hierax.infer.MCMC` object after ``run``, or a
+            :class:`~hierax.infer.checkpoint.SavedRun` holding draws.
         prior: optional dict site -> prior draws ``(draws, ...)``.
         posterior_predictive: optional dict site -> posterior predictive draws.
         log_likelihood: compute the ``log_likelihood`` group.
@@ -294,26 +379,12 @@ def to_inference_data(mcmc, prior=None, posterior_predictive=None, log_likelihoo
     Raises:
         ImportError: ArviZ is not installed.
         RuntimeError: the MCMC object has not been run.
+        ValueError: the saved run holds no draws (it was saved after warmup only).
         TypeError: ``mcmc`` is not an MCMC object, or ``prior`` /
             ``posterior_predictive`` is not a dict.
     """
     arviz = _import_arviz()
-    if not hasattr(mcmc, "get_samples") or not hasattr(mcmc, "get_extra_fields"):
-        raise TypeError(
-            f"to_inference_data: expected a hierax MCMC object, got {type(mcmc).__name__}."
-        )
-    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-    model = getattr(getattr(mcmc, "sampler", None), "model", None)
-    args, kwargs = _model_arguments(mcmc, model_args, model_kwargs)
-    names = _DimNames(_model_trace(model, args, kwargs), coords, dims)
-    groups = {"posterior": names.dataset(arviz, samples),
-              "sample_stats": names.dataset(arviz, _sample_stats(mcmc))}
-    groups.update(_observation_groups(arviz, names, model, samples, args, kwargs,
-                                      log_likelihood))
-    if prior is not None:
-        groups.update(_prior_groups(arviz, names, prior))
-    if posterior_predictive is not None:
-        num_chains, num_draws = next(iter(samples.values())).shape[:2]
-        draws = _predictive_with_chain_dims(posterior_predictive, num_chains, num_draws)
-        groups["posterior_predictive"] = names.dataset(arviz, draws)
-    return arviz.InferenceData(**groups)
+    return arviz.InferenceData(**inference_groups(
+        mcmc, prior=prior, posterior_predictive=posterior_predictive,
+        log_likelihood=log_likelihood, coords=coords, dims=dims, model_args=model_args,
+        model_kwargs=model_kwargs))

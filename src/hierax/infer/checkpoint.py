@@ -2,7 +2,10 @@
 
 :func:`save` writes the draws, the per-draw sampler statistics, the full
 sampler state and the run settings of an :class:`~hierax.infer.MCMC` to one
-NetCDF-4 (HDF5) file; :func:`load` reads it back as a :class:`SavedRun`;
+NetCDF-4 (HDF5) file, with the ArviZ groups :func:`hierax.to_inference_data`
+gives for the run (observed data, log-likelihood, and prior and predictive
+draws when given); :func:`load` reads it back as a :class:`SavedRun`, and
+``hierax.to_inference_data(load(path))`` gives those groups without the model;
 :func:`resume` checks that a saved state fits an ``MCMC`` and sets its
 ``post_warmup_state``. The state holds every chain's key, and iteration ``i``
 of a chain uses ``fold_in(chain_key, i)``, so a continued run makes exactly
@@ -23,11 +26,22 @@ File format (version 1), readable with ``xarray`` and ArviZ
   ``num_warmup``, ``num_samples``, ``num_chains``, ``thinning``,
   ``chain_method``, ``sampler`` as ``"module:qualname"``) and ``groups`` (JSON
   list of the groups present).
-- group ``posterior``: one variable per site, dims ``(chain, draw,
-  <site>_dim_0, ...)`` (ArviZ's layout), the ``get_samples(group_by_chain=True)``
-  of the run; absent when the run has no draws (after ``warmup`` only).
+- group ``posterior``: one variable per site, the
+  ``get_samples(group_by_chain=True)`` of the run, as the ``posterior`` group
+  of :func:`~hierax.infer.arviz.to_inference_data`: dims ``(chain, draw, ...)``,
+  a plate's dim named after the plate, the others ``<site>_dim_<k>``, with
+  coordinates (files written before the other ArviZ groups existed name every
+  dim ``<site>_dim_<k>``); absent when the run has no draws (after ``warmup``
+  only), and so are the groups below up to ``posterior_predictive``.
 - group ``sample_stats``: the ``get_extra_fields(group_by_chain=True)`` of the run
-  (``diverging``, ``accept_prob``, ``num_steps``, ``energy``, ...), same dims.
+  under hierax's names (``diverging``, ``accept_prob``, ``num_steps``,
+  ``potential_energy``, ...), dims ``(chain, draw, <field>_dim_0, ...)``;
+  ``to_inference_data`` of the loaded run renames them as ArviZ does.
+- groups ``observed_data`` and ``log_likelihood`` (runs of a model with
+  observed sites; ``log_likelihood`` unless ``save(..., log_likelihood=False)``)
+  and ``prior``, ``prior_predictive``, ``posterior_predictive`` (when given to
+  :func:`save`): the groups of the same names of ``to_inference_data``, same
+  variables, dims, coordinates and attributes.
 - group ``sampler_state``: ``mcmc.last_state``; group ``post_warmup_state``:
   ``mcmc.post_warmup_state`` when it is set. Each leaf of the state pytree is
   one variable named by its dotted path (``kernel_state.hmc.position``); the
@@ -40,7 +54,8 @@ File format (version 1), readable with ``xarray`` and ArviZ
   (``jax.random.key``) records its implementation in ``key_impl`` and comes
   back as a typed key.
 
-Names escape ``%`` and ``/`` (HDF5 forbids ``/``) as ``%25`` and ``%2F``.
+Names of variables, dims and coordinates escape ``%`` and ``/`` (HDF5 forbids
+``/``) as ``%25`` and ``%2F``.
 Floats are stored without a fill value, so every value (NaN included) reads
 back bit for bit. Writes are atomic: a temporary file in the same folder is
 written, flushed to disk and renamed over ``path`` (``os.replace``), so a
@@ -48,8 +63,8 @@ failure never leaves a partial file at ``path``. Loading imports the state's
 NamedTuple classes by their recorded paths (a class must be a NamedTuple with
 the recorded fields); load files you trust.
 
-Reading and writing need ``xarray`` and ``h5netcdf`` (``pip install
-"hierax[plot]"``, which brings them with ArviZ).
+Reading needs ``xarray`` and ``h5netcdf``, writing ArviZ too (``pip install
+"hierax[plot]"`` brings all three).
 """
 
 from __future__ import annotations
@@ -69,16 +84,22 @@ __all__ = ["SavedRun", "load", "resume", "save"]
 FORMAT_NAME = "hierax-mcmc-run"
 FORMAT_VERSION = 1
 _STATE_GROUPS = ("sampler_state", "post_warmup_state")
+# Groups of the file that are not ArviZ groups as to_inference_data builds them.
+_RUN_ONLY_GROUPS = ("sample_stats",) + _STATE_GROUPS
 _SETTINGS = ("num_warmup", "num_samples", "num_chains", "thinning", "chain_method")
 
 
-def _xarray():
+def _xarray(writing=False):
+    """The ``xarray`` module, once ``h5netcdf`` (and, for ``writing``, ArviZ) is found."""
     try:
         import h5netcdf  # noqa: F401
         import xarray
+
+        if writing:
+            import arviz  # noqa: F401
     except ImportError as error:
         raise ImportError(
-            "saving and loading MCMC runs needs xarray and h5netcdf: "
+            "loading MCMC runs needs xarray and h5netcdf, saving them ArviZ too: "
             'pip install "hierax[plot]"'
         ) from error
     return xarray
@@ -127,6 +148,13 @@ def _state_dataset(xarray, state, num_chains):
     return xarray.Dataset(variables, attrs={"structure": json.dumps(structure)})
 
 
+def _renamed(dataset, rename):
+    """``dataset`` with ``rename`` applied to the names of its variables, coords and dims."""
+    names = {str(name) for name in dataset.variables} | {str(name) for name in dataset.dims}
+    mapping = {name: rename(name) for name in names if rename(name) != name}
+    return dataset.rename(mapping) if mapping else dataset
+
+
 def _arrays_of(dataset):
     return {_unescape(str(name)): np.asarray(var.values)
             for name, var in dataset.data_vars.items()}
@@ -135,17 +163,28 @@ def _arrays_of(dataset):
 # -- writing ------------------------------------------------------------------------
 
 
-def _run_groups(xarray, mcmc):
+def _draw_groups(xarray, mcmc, fields, extras):
+    """``posterior``, ``sample_stats`` and the other ArviZ groups of a run with draws."""
+    from hierax.infer.arviz import inference_groups  # arviz.py imports this module
+
+    groups = {name: _renamed(dataset, _escape)
+              for name, dataset in inference_groups(mcmc, **extras).items()}
+    groups["sample_stats"] = _draws_dataset(xarray, fields)
+    return groups
+
+
+def _run_groups(xarray, mcmc, extras):
     """The groups to write for ``mcmc``, in order (name -> Dataset)."""
-    groups = {}
     try:
-        samples = mcmc.get_samples(group_by_chain=True)
         fields = mcmc.get_extra_fields(group_by_chain=True)
     except RuntimeError:
-        samples = fields = None
-    if samples is not None:
-        groups["posterior"] = _draws_dataset(xarray, samples)
-        groups["sample_stats"] = _draws_dataset(xarray, fields)
+        fields = None
+    groups = {}
+    if fields is not None:
+        groups = _draw_groups(xarray, mcmc, fields, extras)
+    elif extras.get("prior") is not None or extras.get("posterior_predictive") is not None:
+        raise ValueError("save: the MCMC has no draws (only warmup ran), so prior and "
+                         "predictive draws cannot be saved with it.")
     groups["sampler_state"] = _state_dataset(xarray, mcmc.last_state, mcmc.num_chains)
     if mcmc.post_warmup_state is not None:
         groups["post_warmup_state"] = _state_dataset(xarray, mcmc.post_warmup_state,
@@ -182,25 +221,43 @@ def _write_atomically(path, groups, root):
     replace_atomically(path, write)
 
 
-def save(mcmc, path) -> None:
-    """Write ``mcmc``'s draws, statistics, sampler state and settings to ``path``.
+def save(mcmc, path, *, prior=None, posterior_predictive=None, log_likelihood=True,
+         coords=None, dims=None, model_args=None, model_kwargs=None) -> None:
+    """Write ``mcmc``'s draws, statistics, sampler state, settings and ArviZ groups to ``path``.
+
+    The keyword arguments are those of :func:`~hierax.infer.arviz.to_inference_data`:
+    the file holds the groups it gives for ``mcmc`` with them (``observed_data``
+    and ``log_likelihood`` when the run's model has observed sites, none for a
+    ``potential_fn`` run; ``prior``, ``prior_predictive`` and
+    ``posterior_predictive`` when given), and ``to_inference_data(load(path))``
+    gives them back unchanged.
 
     Args:
         mcmc: an :class:`~hierax.infer.MCMC` after ``run`` (or ``warmup``, then
             the file holds the state but no draws).
         path: the file to write (conventionally ``*.nc``); an existing file is
             replaced atomically. The format is described in this module's docstring.
+        prior: optional dict site -> prior draws ``(draws, ...)``.
+        posterior_predictive: optional dict site -> posterior predictive draws.
+        log_likelihood: save the ``log_likelihood`` group (one evaluation of the
+            model per draw).
+        coords, dims: the user's coordinates and dim names, as in ``to_inference_data``.
+        model_args, model_kwargs: the model's arguments; default: those of the run.
 
     Raises:
-        ValueError: if ``mcmc`` has no state yet.
+        ValueError: if ``mcmc`` has no state yet, or ``prior`` or
+            ``posterior_predictive`` is given for a run without draws.
         FileNotFoundError: if the folder of ``path`` does not exist.
     """
     if getattr(mcmc, "last_state", None) is None:
         raise ValueError("save: the MCMC has no state to save yet; call run() or warmup() "
                          "first.")
-    xarray = _xarray()
+    xarray = _xarray(writing=True)
     path = os.fspath(path)
-    groups = _run_groups(xarray, mcmc)
+    extras = {"prior": prior, "posterior_predictive": posterior_predictive,
+              "log_likelihood": log_likelihood, "coords": coords, "dims": dims,
+              "model_args": model_args, "model_kwargs": model_kwargs}
+    groups = _run_groups(xarray, mcmc, extras)
     root = xarray.Dataset(attrs=_root_attrs(mcmc, groups))
     _write_atomically(path, groups, root)
 
@@ -251,11 +308,17 @@ class SavedRun:
             with a leading chain dim; NumPy leaves, typed keys as JAX key arrays).
             Set it as ``post_warmup_state`` of an ``MCMC`` to continue the run.
         post_warmup_state: the run's ``post_warmup_state``, or None.
+        groups: dict group name -> ``xarray.Dataset``: the ArviZ groups saved
+            with the run, as ``to_inference_data`` built them (``posterior``,
+            ``observed_data``, ``log_likelihood``, ``prior``, ``prior_predictive``,
+            ``posterior_predictive``: those in the file; none without draws).
+            ``hierax.to_inference_data(run)`` returns them with ``sample_stats``.
     """
 
     def __init__(self, path, settings, hierax_version, draws, fields, last_state,
-                 post_warmup_state):
+                 post_warmup_state, groups=None):
         self.path = path
+        self.groups = dict(groups or {})
         self.settings = settings
         self.hierax_version = hierax_version
         self._draws = draws
@@ -310,13 +373,16 @@ def load(path, *, strict_version=True) -> SavedRun:
     path = os.fspath(path)
     attrs = _read_root(xarray, path, strict_version)
     groups = json.loads(attrs["groups"])
+    stored = {name: _open_group(xarray, path, name) for name in groups
+              if name not in _RUN_ONLY_GROUPS}
     draws = fields = None
-    if "posterior" in groups:
-        draws = _arrays_of(_open_group(xarray, path, "posterior"))
+    if "posterior" in stored:
+        draws = _arrays_of(stored["posterior"])
         fields = _arrays_of(_open_group(xarray, path, "sample_stats"))
     states = {g: _read_state(xarray, path, g) if g in groups else None for g in _STATE_GROUPS}
     return SavedRun(path, json.loads(attrs["settings"]), str(attrs["hierax_version"]), draws,
-                    fields, states["sampler_state"], states["post_warmup_state"])
+                    fields, states["sampler_state"], states["post_warmup_state"],
+                    {name: _renamed(dataset, _unescape) for name, dataset in stored.items()})
 
 
 # -- continuing ---------------------------------------------------------------------
