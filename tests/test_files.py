@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from hierax._files import replace_atomically, write_text_atomically
+from hierax._files import replace_atomically, replace_folder_atomically, write_text_atomically
 
 
 def test_write_replaces_the_file_with_ordinary_permissions(tmp_path):
@@ -41,3 +41,29 @@ def test_suffix_reaches_the_writer(tmp_path):
                                                           open(tmp, "wb").close()),
                        suffix=".png")
     assert seen[0].endswith(".png") and (tmp_path / "plot.png").exists()
+
+
+def test_folder_is_moved_into_place_when_complete(tmp_path):
+    target = tmp_path / "realization_0"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with replace_folder_atomically(target) as folder:
+        (folder / "new.txt").write_text("new")
+        assert folder != target and (target / "old.txt").exists()
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["realization_0"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_a_failed_folder_write_leaves_the_old_folder_and_no_temporary(tmp_path, error):
+    target = tmp_path / "realization_0"
+    with pytest.raises(error), replace_folder_atomically(target) as folder:
+        (folder / "half.txt").write_text("half")
+        raise error("stopped")
+    assert list(tmp_path.iterdir()) == []
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(error), replace_folder_atomically(target) as folder:
+        raise error("stopped")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["realization_0"]
+    assert (target / "old.txt").read_text() == "old"

@@ -5,16 +5,20 @@ goes through :func:`replace_atomically`: the content is written to a temporary
 file in the target's folder, flushed to disk, then renamed over the target
 (``os.replace``, atomic on POSIX and Windows) and the folder is flushed, so a
 reader, or a run resumed after a crash, finds either the old file or the new one.
+A folder of several files (a mock catalog's realization) is written the same way
+with :func:`replace_folder_atomically`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["replace_atomically", "write_text_atomically"]
+__all__ = ["replace_atomically", "replace_folder_atomically", "write_text_atomically"]
 
 
 def replace_atomically(path, write: Callable[[str], object], *, suffix: str = ".tmp") -> None:
@@ -34,10 +38,8 @@ def replace_atomically(path, write: Callable[[str], object], *, suffix: str = ".
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                          suffix=suffix)
     os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
     try:
-        os.chmod(temporary, 0o666 & ~umask)
+        os.chmod(temporary, 0o666 & ~_umask())
         write(temporary)
         with open(temporary, "rb") as stream:
             os.fsync(stream.fileno())
@@ -62,3 +64,50 @@ def _fsync_folder(folder) -> None:
 def write_text_atomically(path, text: str) -> None:
     """Write ``text`` to ``path`` atomically (:func:`replace_atomically`)."""
     replace_atomically(path, lambda temporary: Path(temporary).write_text(text))
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+@contextlib.contextmanager
+def replace_folder_atomically(path) -> Iterator[Path]:
+    """Yield a new, empty temporary folder next to ``path``; move it onto ``path`` at the end.
+
+    Write the folder's content inside the ``with`` block. When the block ends without
+    error, a folder already at ``path`` is moved aside, the new one renamed into its
+    place and the old one deleted, so ``path`` never holds a partial folder and an
+    earlier complete one is kept until the new one is complete. On any error,
+    including ``KeyboardInterrupt``, the temporary folder is deleted and ``path`` is
+    untouched. The parent folder is created if needed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        os.chmod(temporary, 0o777 & ~_umask())
+        yield temporary
+        _move_folder_into_place(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _move_folder_into_place(temporary: Path, path: Path) -> None:
+    """Rename ``temporary`` to ``path``, deleting what ``path`` held only once it is there."""
+    if not path.exists():
+        os.replace(temporary, path)
+        return
+    old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+    os.replace(path, old / path.name)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        os.replace(old / path.name, path)
+        raise
+    finally:
+        if path.exists():
+            shutil.rmtree(old, ignore_errors=True)

@@ -16,9 +16,12 @@ PRIOR = {"log_rate_0": {"dist": "Uniform", "low": -11.5, "high": 11.5},
 NUTS = {"kernel": {"max_tree_depth": 6}, "mcmc": {"num_warmup": 10, "num_samples": 10}}
 
 
-def _event(path, columns=("mass_1_source", "mass_2_source"), rows=5, value=None):
+def _event(path, columns=("mass_1_source", "mass_2_source", "log_prior"), rows=20,
+           value=None):
+    """An event file with enough samples and a log prior, so a run warns about nothing."""
     rng = np.random.default_rng(0)
-    data = np.column_stack([30 + rng.uniform(size=rows), 20 + rng.uniform(size=rows)])
+    data = np.column_stack([30 + rng.uniform(size=rows), 20 + rng.uniform(size=rows),
+                            -rng.uniform(size=rows)])
     data = data[:, : len(columns)]
     if value is not None:
         data[2, 0] = value
@@ -73,7 +76,7 @@ def test_regex_matching_no_file(workdir, capsys):
 
 
 def test_missing_column(workdir, capsys):
-    _event(workdir / "events" / "event_1.dat", columns=("mass_1_source",))
+    _event(workdir / "events" / "event_1.dat", columns=("mass_1_source", "log_prior"))
     _fails(capsys, n_sage_main, _seed_argv(), r"event_1.*mass_2_source")
 
 
@@ -97,7 +100,7 @@ def test_prior_with_mmin_above_mmax(workdir, capsys):
 def test_mock_truths_with_mmin_above_mmax(workdir, capsys):
     (workdir / "truths.json").write_text(json.dumps({"mmin_pl_0": 60.0, "mmax_pl_0": 30.0}))
     _fails(capsys, pop_main, ["mock", "--model-params", "truths.json", "--output", "data"],
-           r"(high|mmax).*(exceed|low)")
+           r"model-params 'truths.json': mmin_pl_0 = 60 must be below mmax_pl_0 = 30")
 
 
 def test_unknown_config_key(workdir, capsys):

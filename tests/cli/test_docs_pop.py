@@ -1,11 +1,12 @@
 """docs/pop.md runs as written (at a small size): mock -> n_sage_n_pls_m_gs -> report."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 
-from tests.cli._pop_pipeline import docs_commands, docs_pipeline
+from tests.cli._pop_pipeline import DOCS, docs_commands, docs_pipeline
 
 arviz = pytest.importorskip("arviz")
 
@@ -70,3 +71,17 @@ def test_report_page(pipeline):
     truths = json.loads((folder / "data" / "realization_0" / "hyperparameters.json").read_text())
     assert truths["log_rate_0"] == 1.9
     assert "<th>truth</th>" in page and "r_hat" in page
+
+
+def test_python_example_runs_the_slice_sampler(pipeline, monkeypatch, capsys):
+    folder, _ = pipeline
+    block = re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)[-1]
+    assert "Slice(population_model)" in block and "NUTS" not in block
+    small = 'settings = {"num_warmup": 20, "num_samples": 20, "num_chains": 2}'
+    block, replaced = re.subn(r"^settings = .*$", small, block, flags=re.MULTILINE)
+    assert replaced == 1
+    monkeypatch.chdir(folder)
+    namespace = {}
+    exec(compile(block, str(DOCS), "exec"), namespace)
+    assert namespace["mcmc"].get_samples()["alpha_pl_0"].shape == (40,)
+    assert "alpha_pl_0" in capsys.readouterr().out

@@ -80,7 +80,7 @@ def test_seed_flowmc_nested_and_flat_forms_agree(tmp_path):
     ({"kernel": {"max_tree_dept": 6}, "mcmc": SEED_NUTS["mcmc"]},
      r"key 'kernel.max_tree_dept': unknown key \(did you mean 'max_tree_depth'\?\)"),
     ({"mcmc": {**SEED_NUTS["mcmc"], "num_warmup": "3000"}},
-     r"key 'mcmc.num_warmup': Input should be a valid integer \(got '3000'\)"),
+     r"key 'mcmc.num_warmup': must be a whole number \(got \"3000\"\)"),
     ({"mcmc": {**SEED_NUTS["mcmc"], "num_samples": 10.5}}, r"key 'mcmc.num_samples'"),
     ({"mcmc": {**SEED_NUTS["mcmc"], "chain_method": "threads"}}, r"key 'mcmc.chain_method'"),
     ({"mcmc": {**SEED_NUTS["mcmc"], "thinning": 5000}},
@@ -158,7 +158,7 @@ def test_slice_config_defaults_and_errors():
                                              r"mean 'max_steps_out'\?\)"):
         parse_sampler_config({"slice": {"max_step_out": 3}, "mcmc": {"num_warmup": 1,
                                                                      "num_samples": 1}})
-    with pytest.raises(UserInputError, match=r"key 'slice.width': Input should be greater"):
+    with pytest.raises(UserInputError, match=r"key 'slice.width': must be greater than 0"):
         parse_sampler_config({"slice": {"width": 0.0}, "mcmc": {"num_warmup": 1,
                                                                  "num_samples": 1}})
 

@@ -100,8 +100,10 @@ def test_missing_column_names_file_and_column():
     [
         ("", r"empty \(no header line\)"),
         ("mass_1_source mass_2_source\n", r"has no samples"),
-        ("mass_1_source mass_2_source\n30 20\n31\n", "not numeric|values per row"),
-        ("mass_1_source mass_2_source\n30 20 5\n", "3 values per row but 2 column names"),
+        ("mass_1_source mass_2_source\n30 20\n31\n",
+         "line 3: 1 value where the header line names 2 columns"),
+        ("mass_1_source mass_2_source\n30 20 5\n",
+         "line 2: 3 values where the header line names 2 columns"),
         ("mass_1_source mass_2_source\n30 abc\n", "not numeric"),
     ],
 )

@@ -8,7 +8,7 @@ GWKokab's ``n_pls_m_gs`` scripts (``--add-spin`` / ``--add-beta-spin``,
 ``--add-eccentricity`` / ``--add-truncated-normal-eccentricity``,
 ``--add-redshift`` and the extrinsic ``--add-cos-iota`` ... flags), the older
 spellings ``--pmean-json --prior-json --sampler-config``, and hierax's
-``--output`` and ``--resume``.
+``--output``, ``--resume`` and ``--overwrite``.
 
 Parse errors print one line (``PROG: error: ...``) and exit with code 2.
 """
@@ -115,8 +115,25 @@ def add_inference_options(parser: argparse.ArgumentParser, *, gwkokab_defaults: 
                      help="group events of similar sample counts into this many buckets")
     run.add_argument("--output", default=default_output, metavar="DIR",
                      help=f"output folder (default: {default_output})")
-    run.add_argument("--resume", action="store_true",
-                     help="continue an interrupted run in --output")
+    run.add_argument("--checkpoint-every", type=_seconds, default=10.0, metavar="SECONDS",
+                     help="write a checkpoint about this often, warmup included (default: 10); "
+                          "a killed run loses at most this much work")
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="continue the interrupted run in --output")
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace the run in --output (finished or interrupted)")
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def build_sage_parser(prog: str, sampler: str) -> OneLineParser:

@@ -8,19 +8,28 @@ library reports bad values) print ``PROG: error: MESSAGE`` and exit with code
 130 (128 + SIGINT). Any other exception is a defect and propagates with its
 traceback. Setting the environment variable ``HIERAX_TRACEBACK=1`` re-raises
 input errors too, for debugging.
+
+Warnings (a guess the results depend on, such as a flat reference prior) print
+one line each, ``PROG: warning: MESSAGE``, and go to the logger
+:data:`WARNINGS_LOGGER`, which holds them until a run's log file is opened
+(:func:`hierax.cli.outputs.open_log`) so that the log keeps them too.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
+from logging.handlers import MemoryHandler
 from pathlib import Path
 
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
+    "WARNINGS_LOGGER",
     "UserInputError",
     "read_json_file",
     "run_cli",
@@ -29,6 +38,8 @@ __all__ = [
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 _INPUT_ERRORS = (ValueError, TypeError, OSError)
+WARNINGS_LOGGER = "hierax.cli.warnings"
+"""Logger of the warnings a command shows; a buffer until a run's log file takes them."""
 
 
 class UserInputError(ValueError):
@@ -84,7 +95,8 @@ def run_cli(prog: str, action: Callable[[], object]) -> int:
     raises ``SystemExit`` with the code after printing one line to stderr.
     """
     try:
-        result = action()
+        with _WarningLines(prog):
+            result = action()
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED) from None
@@ -94,6 +106,34 @@ def run_cli(prog: str, action: Callable[[], object]) -> int:
         print(f"{prog}: error: {_one_line(_describe(exc))}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
     return result if isinstance(result, int) else 0
+
+
+class _WarningLines:
+    """Shows each warning as one ``PROG: warning: ...`` line and logs it (a context)."""
+
+    def __init__(self, prog: str):
+        self.prog = prog
+        self.logger = logging.getLogger(WARNINGS_LOGGER)
+        self.buffer = MemoryHandler(capacity=10_000, flushLevel=logging.CRITICAL + 1)
+        self.caught = warnings.catch_warnings()
+
+    def show(self, message, category, filename, lineno, file=None, line=None):
+        text = _one_line(str(message))
+        print(f"{self.prog}: warning: {text}", file=sys.stderr)
+        self.logger.warning(text)
+
+    def __enter__(self):
+        self.caught.__enter__()
+        warnings.showwarning = self.show
+        self.logger.propagate = False
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self.buffer)
+        return self
+
+    def __exit__(self, *exc_info):
+        self.logger.removeHandler(self.buffer)
+        self.buffer.close()
+        return self.caught.__exit__(*exc_info)
 
 
 def _describe(exc: BaseException) -> str:

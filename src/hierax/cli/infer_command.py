@@ -8,11 +8,15 @@ the template prior of the model), the selection estimator from ``--pmean-cfg``
 described in :mod:`hierax.cli.outputs`.
 
 Slice sampling (the default, :class:`hierax.infer.Slice`; see ``docs/pop_sampler.md``)
-and NUTS run in chunks of :data:`hierax.cli.samplers.CHUNK_DRAWS` draws per chain, each
-appended to ``state/`` as it ends; the sampler state is checkpointed there at most
-every :data:`hierax.cli.samplers.CHECKPOINT_SECONDS` and at the end. Iteration ``i``
-of a chain uses ``fold_in(chain_key, i)``, so ``--resume`` continues from the last
-checkpoint and ends with the draws an uninterrupted run makes.
+and NUTS write a checkpoint segment into ``state/`` every few seconds, warmup included
+(:class:`hierax.infer.resumable.CheckpointedRun`): ``--resume`` continues after the last
+intact segment and ends with the draws an uninterrupted run makes; a Ctrl-C loses at
+most the segment in progress.
+
+The output folder holds one run. ``run.json`` records its inputs and its status
+(``running`` or ``finished``); a finished run, or an interrupted one with checkpoints,
+is never replaced without ``--overwrite``, and a run that fails or is interrupted
+before its first checkpoint leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -174,58 +178,164 @@ class RunInputs:
 
 # -- output folder -----------------------------------------------------------------------
 
+_RUN_FILES = ("inference.nc", "samples.dat", "prior.json", "sampler.json", "pmean.json",
+              "summary.txt", "log.txt", "run.json")
+_RUN_FOLDERS = ("state", "report")
+FINISHED, INTERRUPTED = "finished", "interrupted"
 
-def _prepare_output(output: Path, settings: dict, resume: bool, log_print) -> Path:
-    """Create ``output``; check a resumed run's settings; returns the state folder."""
-    output.mkdir(parents=True, exist_ok=True)
-    state = output / "state"
-    saved_path = output / "run.json"
-    if resume and saved_path.is_file():
-        saved = json.loads(saved_path.read_text())
-        changed = sorted(k for k in settings if saved.get(k) != json.loads(json.dumps(
-            settings[k])))
-        if changed:
-            raise UserInputError(f"cannot resume: {', '.join(changed)} differ from the run in "
-                                 f"'{output}'; give the same inputs or drop --resume",
-                                 source="--resume")
-    elif resume:
+
+def _segments_in(output: Path) -> bool:
+    from hierax.infer.resumable import SegmentStore
+
+    return bool(SegmentStore(output / "state").indices())
+
+
+def existing_run(output: Path) -> str | None:
+    """What ``output`` holds: a :data:`FINISHED` run, an :data:`INTERRUPTED` one (at least
+    one checkpoint segment), or None (nothing to keep)."""
+    saved = output / "run.json"
+    if saved.is_file():
+        try:
+            status = json.loads(saved.read_text()).get("status")
+        except (OSError, ValueError, AttributeError):
+            status = None
+        if status == FINISHED:
+            return FINISHED
+    elif (output / "inference.nc").is_file():  # written by an older hierax
+        return FINISHED
+    return INTERRUPTED if _segments_in(output) else None
+
+
+def _remove_run(output: Path) -> None:
+    """Delete the files and folders of a run in ``output``; other files stay."""
+    for name in _RUN_FILES:
+        (output / name).unlink(missing_ok=True)
+    for name in _RUN_FOLDERS:
+        if (output / name).is_dir():
+            shutil.rmtree(output / name)
+
+
+def _check_settings(output: Path, settings: dict) -> None:
+    """A resumed run must have the inputs of the run it continues."""
+    try:
+        saved = json.loads((output / "run.json").read_text())
+    except (OSError, ValueError):
+        raise UserInputError(f"cannot resume: '{output / 'run.json'}' is missing or damaged, "
+                             "so the run's inputs cannot be checked; start over with "
+                             "--overwrite", source="--resume") from None
+    changed = sorted(k for k in settings
+                     if saved.get(k) != json.loads(json.dumps(settings[k])))
+    if changed:
+        raise UserInputError(f"cannot resume: {', '.join(changed)} differ from the run in "
+                             f"'{output}'; give the same inputs or drop --resume",
+                             source="--resume")
+
+
+def _check_output(output: Path, args) -> str | None:
+    """Refuse to overwrite a run unless asked; returns what ``output`` holds."""
+    found = existing_run(output)
+    if found == FINISHED and not (args.overwrite or args.resume):
+        raise UserInputError(f"'{output}' holds a finished run; pass --overwrite to replace it, "
+                             "or choose another --output", source="--output")
+    if found == INTERRUPTED and not (args.resume or args.overwrite):
+        raise UserInputError(f"'{output}' holds an interrupted run; continue it with --resume "
+                             "or replace it with --overwrite", source="--output")
+    return found
+
+
+def write_run_status(output: Path, settings: dict, status: str) -> None:
+    """``run.json``: the run's settings (what ``--resume`` must match) and its status."""
+    write_json_atomically(output / "run.json", {**settings, "status": status})
+
+
+def _prepare_output(output: Path, settings: dict, args, found, log_print) -> Path:
+    """Set up ``output`` for this run; returns its state folder."""
+    if args.overwrite and found:
+        _remove_run(output)
+        log_print(f"--overwrite: removed the earlier run in '{output}'.")
+    elif args.resume and (found == INTERRUPTED or (output / "run.json").is_file()):
+        _check_settings(output, settings)
+    elif args.resume:
         log_print(f"--resume: no run to continue in '{output}'; starting a new one.")
-    elif state.exists():
-        log_print(f"'{output}' holds an earlier run; starting over (use --resume to continue "
-                  "an interrupted run).")
-        shutil.rmtree(state)
-    state.mkdir(exist_ok=True)
-    write_json_atomically(saved_path, settings)
-    return state
+    if found is None and (output / "state").is_dir():
+        shutil.rmtree(output / "state")  # a run stopped before its first checkpoint
+    write_run_status(output, settings, "running")
+    return output / "state"
+
+
+def _discard_if_empty(output: Path, created: bool) -> None:
+    """After a failed or interrupted run: remove what it wrote unless a checkpoint exists."""
+    if _segments_in(output):
+        return
+    _remove_run(output)
+    if created and output.is_dir() and not any(output.iterdir()):
+        output.rmdir()
 
 
 def run_infer(args: argparse.Namespace) -> int:
     """Hierarchical inference of the hyperparameters; writes ``args.output``."""
-    from hierax.cli.infer_outputs import finish_run
-    from hierax.cli.samplers import run_flowmc, run_mcmc_chunked
-
     inputs = RunInputs(args)
     if args.resume and inputs.kind == "flowmc":
         raise UserInputError("--resume continues slice and NUTS runs only; flowMC runs start "
                              "over", source="--resume")
     output = Path(args.output)
+    found = _check_output(output, args)
+    if found == FINISHED and args.resume:
+        _check_settings(output, inputs.settings)
+        print(f"--resume: the run in '{output}' has finished; nothing to do.", file=sys.stderr)
+        return 0
+    created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
+    try:
+        _infer_into(output, inputs, args, found)
+    except BaseException as error:
+        _discard_if_empty(output, created)
+        if isinstance(error, KeyboardInterrupt) and _segments_in(output):
+            print(f"checkpoints kept in '{output / 'state'}': continue with --resume",
+                  file=sys.stderr)
+        raise
+    return 0
+
+
+def _explained(error: ValueError, inputs: RunInputs) -> ValueError:
+    """A sampler's "no valid starting point" naming the events no hyperparameter value of
+    the prior supports (:func:`hierax.pop.inference.explain_invalid_start`); other errors
+    as they are."""
+    import jax
+
+    from hierax.pop.inference import NO_VALID_START, explain_invalid_start
+
+    if NO_VALID_START not in str(error):
+        return error
+    message = explain_invalid_start(inputs.likelihood, inputs.prior,
+                                    jax.random.PRNGKey(inputs.seed))
+    return error if message is None else UserInputError(message)
+
+
+def _infer_into(output: Path, inputs: RunInputs, args, found) -> None:
+    """The run itself: sampling, then the output files; ``run.json`` says when it finished."""
+    from hierax.cli.infer_outputs import finish_run
+    from hierax.cli.samplers import run_flowmc, run_mcmc_checkpointed
+
     log = open_log(output / "log.txt")
 
     def log_print(message, stream=sys.stderr):
         log.info(message)
         print(message, file=stream)
 
-    state = _prepare_output(output, inputs.settings, args.resume, log_print)
+    state = _prepare_output(output, inputs.settings, args, found, log_print)
     log_print(f"{inputs.events.num_events} events, {inputs.events.num_samples} samples; "
               f"model {inputs.options}; sampler {inputs.kind}; output '{output}'",
               stream=sys.stdout)
     model = inputs.model_fn()
-    if isinstance(inputs.sampler_config, FlowMCConfig):
-        draws, stats = run_flowmc(model, inputs.sampler_config, inputs.seed, log_print)
-    else:
-        draws, stats = run_mcmc_chunked(model, inputs.sampler_config, inputs.seed, state,
-                                        resume=args.resume, log_print=log_print)
+    try:
+        if isinstance(inputs.sampler_config, FlowMCConfig):
+            draws, stats = run_flowmc(model, inputs.sampler_config, inputs.seed, log_print)
+        else:
+            draws, stats = run_mcmc_checkpointed(model, inputs.sampler_config, inputs.seed,
+                                                 state, resume=args.resume, log_print=log_print,
+                                                 checkpoint_seconds=args.checkpoint_every)
+    except ValueError as error:
+        raise _explained(error, inputs) from None
     finish_run(output, inputs, draws, stats, log_print)
-    return 0
-
+    write_run_status(output, inputs.settings, FINISHED)

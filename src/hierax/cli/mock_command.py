@@ -4,10 +4,11 @@ For each realization ``r`` the command draws a population from the model-paramet
 JSON (``--model-params``; default :data:`DEFAULT_TRUTHS`), detects it with the
 analytic detector of the pmean config (``--pmean-cfg``; default the
 ``analytic_pdet`` template) and writes ``DIR/realization_<r>/posteriors/event_<i>.dat``
-with ``hyperparameters.json`` (the truths), ``injections.dat`` and ``catalog.json``
-(see :func:`hierax.pop.mock.write_mock_catalog`). ``DIR/pmean.json`` and
-``DIR/model_params.json`` record the configs used, so ``hierax-pop infer
---pmean-cfg DIR/pmean.json`` models the same detector.
+with ``hyperparameters.json`` (the truths), ``injections.dat``, ``catalog.json`` and
+``population.dat`` (see :func:`hierax.pop.mock.write_mock_catalog`; each realization is
+renamed into place only when complete, so an interrupted run leaves no partial one).
+``DIR/pmean.json`` and ``DIR/model_params.json`` record the configs used, so
+``hierax-pop infer --pmean-cfg DIR/pmean.json`` models the same detector.
 
 Populations without redshift are spread over the comoving volume up to the
 config's ``z_max`` (sources uniform in comoving volume and source-frame time):
@@ -80,25 +81,49 @@ def default_truths(names) -> dict[str, float]:
 def read_model_params(path, population) -> dict[str, float]:
     """True hyperparameters: the defaults, overridden by the JSON file ``path`` (if given)."""
     names = population.hyperparameter_names
-    values = default_truths(names)
-    if path is not None:
-        given = read_json_file(path, what="model-params")
-        source = f"model-params '{path}'"
-        unknown = sorted(set(given) - set(names))
-        if unknown:
-            raise UserInputError(f"unknown hyperparameter(s) {', '.join(unknown)}; the model "
-                                 f"has {', '.join(names)}", source=source)
-        for name, value in given.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) \
-                    or not math.isfinite(value):
-                raise UserInputError(f"must be a finite number, got {json.dumps(value)}",
-                                     source=source, key=name)
-            values[name] = float(value)
+    given = {} if path is None else _given_values(path, names)
+    values = {**default_truths(names), **given}
     missing = [n for n in names if n not in values]
     if missing:
         raise UserInputError(f"no value for {', '.join(missing)}; give them in --model-params")
-    population.components({k: np.float64(v) for k, v in values.items()})  # checks ranges
+    source = "built-in truths" if path is None else f"model-params '{path}'"
+    _check_ordered_truths(population, values, set(given), source)
+    try:
+        population.components({k: np.float64(v) for k, v in values.items()})  # checks ranges
+    except ValueError as exc:
+        detail = re.sub(r"^\w+: ", "", str(exc))  # the message names the class behind it
+        raise UserInputError(f"these values define no population: {detail}",
+                             source=source) from None
     return {n: values[n] for n in names}
+
+
+def _given_values(path, names) -> dict[str, float]:
+    """The hyperparameters the JSON file ``path`` sets, checked to be finite numbers."""
+    given = read_json_file(path, what="model-params")
+    source = f"model-params '{path}'"
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise UserInputError(f"unknown hyperparameter(s) {', '.join(unknown)}; the model "
+                             f"has {', '.join(names)}", source=source)
+    for name, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            raise UserInputError(f"must be a finite number, got {json.dumps(value)}",
+                                 source=source, key=name)
+    return {name: float(value) for name, value in given.items()}
+
+
+def _check_ordered_truths(population, values, given, source) -> None:
+    """Bounds such as ``mmin_pl_0 < mmax_pl_0``, named with their values and origin."""
+    from hierax.pop.inference import ordered_hyperparameter_pairs
+
+    for low, high in ordered_hyperparameter_pairs(population):
+        if values[low] < values[high]:
+            continue
+        shown = [f"{n} = {values[n]:g}" + ("" if n in given else " (built-in value)")
+                 for n in (low, high)]
+        raise UserInputError(f"{shown[0]} must be below {shown[1]} (the model needs "
+                             f"{low} < {high})", source=source)
 
 
 class MassOnlyDetector:

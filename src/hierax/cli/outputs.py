@@ -4,11 +4,13 @@ Layout of an output folder::
 
     inference.nc        ArviZ InferenceData (posterior, sample_stats, configs as attributes)
     samples.dat         posterior draws as text, one header line (GWKokab's layout)
-    prior.json, sampler.json, pmean.json, run.json   the configs and settings used
+    prior.json, sampler.json, pmean.json   the configs used
     summary.txt         R-hat / ESS table and the convergence and Monte Carlo verdicts
     log.txt             the run's log
-    state/              what --resume needs: checkpoint.nc (sampler state) and
-                        chunk_<k>.npz (the draws of chunk k, appended as they come)
+    run.json            the run's inputs (what --resume must match) and its status
+    state/              what --resume needs: segment_<k>.npz, each a checkpoint with the
+                        draws of its iterations and a SHA-256 digest
+                        (hierax.infer.resumable)
 
 Atomic: each file is written to a temporary file in its folder, flushed and
 renamed over the target (``os.replace``), so a reader (or a resumed run) never
@@ -20,16 +22,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Mapping
+from logging.handlers import MemoryHandler
 from pathlib import Path
 
 import numpy as np
 
 from hierax._files import replace_atomically, write_text_atomically
+from hierax.cli.errors import WARNINGS_LOGGER
 
 __all__ = [
-    "ChunkStore",
     "open_log",
     "write_inference_data",
     "write_json_atomically",
@@ -74,7 +76,11 @@ def write_inference_data(path, posterior: Mapping, sample_stats: Mapping, attrs:
 
 
 def open_log(path) -> logging.Logger:
-    """A logger writing to ``path`` (appending, so a resumed run adds to its log)."""
+    """A logger writing to ``path`` (appending, so a resumed run adds to its log).
+
+    The warnings the command has shown so far, and those it shows from now on,
+    are written there too (:data:`hierax.cli.errors.WARNINGS_LOGGER`).
+    """
     logger = logging.getLogger(f"hierax.cli.run.{os.fspath(path)}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -84,50 +90,9 @@ def open_log(path) -> logging.Logger:
     handler = logging.FileHandler(path, mode="a")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
+    for pending in logging.getLogger(WARNINGS_LOGGER).handlers:
+        if isinstance(pending, MemoryHandler):
+            pending.setTarget(handler)
+            pending.flushLevel = logging.DEBUG  # from now on, pass each warning straight on
+            pending.flush()
     return logger
-
-
-class ChunkStore:
-    """Draws appended to ``folder`` chunk by chunk, ``chunk_<k>.npz`` each written atomically.
-
-    Each chunk holds named arrays shaped ``(chains, draws_in_chunk, ...)``.
-    """
-
-    _PATTERN = re.compile(r"chunk_(\d+)\.npz")
-
-    def __init__(self, folder):
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def _path(self, index: int) -> Path:
-        return self.folder / f"chunk_{index:05d}.npz"
-
-    def indices(self) -> list[int]:
-        """Indices of the chunks on disk, sorted."""
-        found = (self._PATTERN.fullmatch(p.name) for p in self.folder.iterdir())
-        return sorted(int(m.group(1)) for m in found if m)
-
-    def append(self, index: int, arrays: Mapping[str, np.ndarray]) -> None:
-        """Write chunk ``index`` (replacing one left by an interrupted run)."""
-
-        def write(tmp):
-            with open(tmp, "wb") as stream:
-                np.savez(stream, **{k: np.asarray(v) for k, v in arrays.items()})
-
-        replace_atomically(self._path(index), write)
-
-    def keep_first(self, count: int) -> None:
-        """Delete chunks ``count, count + 1, ...`` (written after the last checkpoint)."""
-        for index in self.indices():
-            if index >= count:
-                self._path(index).unlink()
-
-    def read(self, count: int) -> dict[str, np.ndarray]:
-        """Chunks ``0 .. count - 1`` concatenated along the draw axis."""
-        parts = []
-        for index in range(count):
-            with np.load(self._path(index)) as data:
-                parts.append({k: data[k] for k in data.files})
-        if not parts:
-            return {}
-        return {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}

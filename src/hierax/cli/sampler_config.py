@@ -43,6 +43,7 @@ from pydantic import (
 )
 
 from hierax.cli.errors import UserInputError, read_json_file
+from hierax.pop.validation import describe_validation_errors, error_key, error_problem
 
 __all__ = [
     "SliceConfig",
@@ -328,21 +329,18 @@ def _model_at(root: type[BaseModel], path) -> type[BaseModel] | None:
 
 def _describe_errors(exc: ValidationError, root: type[BaseModel], *, flat: bool = False) -> str:
     """One line describing every validation error; ``flat`` hides the nested group names."""
-    parts = []
-    for error in exc.errors(include_url=False):
-        loc = [p for p in error["loc"] if isinstance(p, str | int)]
-        shown_loc = loc[1:] if flat and len(loc) > 1 else loc
-        key = ".".join(str(p) for p in shown_loc) or "(top level)"
+
+    def key(loc):
+        parts = [p for p in loc if isinstance(p, str | int)]
+        return error_key(parts[1:] if flat and len(parts) > 1 else parts)
+
+    def problem(error):
         if error["type"] == "extra_forbidden":
-            parts.append(f"key '{key}': unknown key{_allowed_hint(root, loc, flat)}")
-        elif error["type"] == "missing":
-            parts.append(f"key '{key}': required key is missing")
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-            got = error.get("input")
-            shown = "" if isinstance(got, dict) else f" (got {got!r})"
-            parts.append(f"key '{key}': {message}{shown}")
-    return "; ".join(parts)
+            loc = [p for p in error["loc"] if isinstance(p, str | int)]
+            return f"unknown key{_allowed_hint(root, loc, flat)}"
+        return error_problem(error)
+
+    return describe_validation_errors(exc.errors(include_url=False), problem=problem, key=key)
 
 
 def _allowed_hint(root: type[BaseModel], loc, flat: bool) -> str:

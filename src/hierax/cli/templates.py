@@ -75,13 +75,13 @@ SLICE_TEMPLATE = {
     "slice": {"width": 1.0, "max_steps_out": 16, "adapt_directions": True,
               "adapt_width": True, "init_strategy": "init_to_uniform"},
     "mcmc": {"num_warmup": 600, "num_samples": 1000, "num_chains": 4, "thinning": 1,
-             "chain_method": "vectorized", "progress_bar": True},
+             "chain_method": "parallel", "progress_bar": True},
 }
 
 NUTS_TEMPLATE = {
     "kernel": {"max_tree_depth": 10, "target_accept_prob": 0.8, "dense_mass": False},
     "mcmc": {"num_warmup": 1000, "num_samples": 1000, "num_chains": 4, "thinning": 1,
-             "chain_method": "vectorized", "progress_bar": True, "jit_model_args": False},
+             "chain_method": "parallel", "progress_bar": True, "jit_model_args": False},
 }
 
 FLOWMC_TEMPLATE = {
@@ -160,9 +160,10 @@ def write_templates(directory, kinds, options: dict, *, force: bool = False) -> 
     for kind in kinds:
         if kind == "prior":
             data, placeholders = prior_template(default_hyperparameter_names(options))
+        elif kind in ("slice", "nuts"):
+            data = _mcmc_template(SLICE_TEMPLATE if kind == "slice" else NUTS_TEMPLATE)
         else:
-            data = {"slice": SLICE_TEMPLATE, "nuts": NUTS_TEMPLATE, "flowmc": FLOWMC_TEMPLATE,
-                    "pmean": PMEAN_TEMPLATE}[kind]
+            data = {"flowmc": FLOWMC_TEMPLATE, "pmean": PMEAN_TEMPLATE}[kind]
         contents[FILE_NAMES[kind]] = json.dumps(data, indent=2) + "\n"
     contents[README_NAME] = render_readme(kinds, placeholders)
     directory = Path(directory)
@@ -212,8 +213,9 @@ likelihood that sharp mass edges give; see `docs/pop_sampler.md`. Run with
 `target_accept_prob`, `dense_mass`, `step_size`, `init_strategy` as a name such
 as `"init_to_median"`, ...). `mcmc` holds those of `hierax.infer.MCMC`:
 `num_warmup`, `num_samples`, `num_chains`, `thinning`, `chain_method`
-(`"sequential"`, `"parallel"` or `"vectorized"`; on a CPU `"parallel"` is the
-fastest, one chain per thread, on one GPU `"vectorized"`), `progress_bar`,
+(`"sequential"`, `"parallel"` or `"vectorized"`; the template holds the fastest
+on the machine that wrote it: `"parallel"` on a CPU, one chain per thread,
+`"vectorized"` on one GPU), `progress_bar`,
 `jit_model_args`. Unknown keys are
 errors. GWKokab's `"sampler_name": "numpyro"` may stand at the top. Run with
 `n_sage_n_pls_m_gs` or `hierax-pop infer`.
@@ -242,6 +244,17 @@ redshifts up to `z_max`), `"injection"` (found injections in `filename`, with
 `far_cut`, `snr_cut`), `"neural_vt"`, `"vt_grid"` or `"custom"`.
 """,
 }
+
+
+def _mcmc_template(template: dict) -> dict:
+    """``template`` with the chain method ``hierax-pop infer`` uses on this machine
+    (:func:`hierax.pop.inference.default_chain_method`): threads on a CPU, vectorized on
+    one accelerator, spread over several devices."""
+    from hierax.pop.inference import default_chain_method
+
+    mcmc = template["mcmc"]
+    return {**template, "mcmc": {**mcmc,
+                                 "chain_method": default_chain_method(mcmc["num_chains"])}}
 
 
 def render_readme(kinds, placeholders=()) -> str:

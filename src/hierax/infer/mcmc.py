@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hierax.infer.progress import ProgressBar
+from hierax.infer.progress import Pieces, ProgressBar
 
 __all__ = ["MCMC", "ChainState"]
 
@@ -364,9 +364,40 @@ class MCMC:
     def _one_chain_per_call(self) -> bool:
         return self._method_used in ("sequential", _THREADS)
 
-    def _run_phase(self, phase, chain, stop_iteration, first, num_rows=None):
+    def phase_bars(self, phase, chain, stop_iteration, phase_start=None):
+        """Progress bars for advancing ``chain`` to ``stop_iteration``: one per chain when
+        chains run one per call (sequential, threads), else one for all.
+
+        Returns a list of :class:`~hierax.infer.progress.ProgressBar`; pass it to
+        :meth:`_run_phase` to keep one bar across several calls (close each at the end).
+        ``phase_start``: where the phase began, when ``chain`` continues it.
+        """
+        one_per_call = self._one_chain_per_call()
+        iterations = np.asarray(chain.iteration).reshape(-1)
+        starts = [int(i) for i in iterations] if one_per_call else [int(iterations.min())]
+        divergences = np.asarray(chain.num_divergences).reshape(-1)
+        baselines = ([int(d) for d in divergences] if one_per_call
+                     else [int(divergences.sum())])
+        several = len(starts) > 1
+        bars = []
+        for index, (start, baseline) in enumerate(zip(starts, baselines, strict=True)):
+            bar = ProgressBar(phase, start, stop_iteration, enabled=self.progress_bar,
+                              label=f"chain {index}" if several else None,
+                              position=index if several and self._method_used == _THREADS
+                              else None, phase_start=phase_start)
+            bar.divergences_before = baseline
+            bars.append(bar)
+        return bars
+
+    def _run_phase(self, phase, chain, stop_iteration, first, num_rows=None, bars=None):
         """Advance every chain to ``stop_iteration``, recording draws from ``first`` on
         into ``num_rows`` buffer rows (default :attr:`num_kept`).
+
+        The compiled loop runs in pieces of about
+        :data:`~hierax.infer.progress.PIECE_SECONDS`, so a Ctrl-C lands within about
+        that long; with several chains in threads, the others stop after their
+        current piece. ``bars``: from :meth:`phase_bars`, kept open (a bar spanning
+        several calls); by default this call makes and closes its own.
 
         Returns ``(chain, buffers)``.
         """
@@ -376,47 +407,53 @@ class MCMC:
         leading = () if one_per_call else (self.num_chains,)
         first = np.int32(first)
         concurrent = self._method_used == _THREADS and len(groups) > 1
-
+        own_bars = bars is None
+        if own_bars:
+            bars = self.phase_bars(phase, chain, stop_iteration)
         stopping = threading.Event()
 
-        def advance(index, group, buffers):
-            start = int(np.min(np.asarray(group.iteration)))
-            label = f"chain {index}" if one_per_call and len(groups) > 1 else None
-            bar = ProgressBar(phase, start, stop_iteration, enabled=self.progress_bar,
-                              label=label, position=index if concurrent else None)
-            position = start
-            divergences_before = int(np.sum(np.asarray(group.num_divergences)))
-            for stop in bar.stops():
+        def advance(group, buffers, bar):
+            position = int(np.min(np.asarray(group.iteration)))
+            for stop in Pieces(position, stop_iteration, max_piece=bar.max_piece()):
                 if stopping.is_set():  # another chain failed or the run was interrupted
                     break
                 group, buffers = loop(group, buffers, first, np.int32(position),
                                       np.int32(stop), self._dynamic)
-                bar.update(stop, self._progress_stats(group, divergences_before))
+                jax.block_until_ready(group.iteration)  # the piece's time, for Pieces
+                bar.update(stop, self._progress_stats(group, bar.divergences_before))
                 position = stop
-            bar.close()
             return group, buffers
 
         inputs = [(group, self._empty_buffers(leading, num_rows)) for group in groups]
-        if not concurrent:
-            results = [advance(i, g, b) for i, (g, b) in enumerate(inputs)]
-        else:
-            # Compile in this thread (an empty range of iterations), then run the chains.
-            group, buffers = inputs[0]
-            at = np.int32(np.min(np.asarray(group.iteration)))
-            inputs[0] = loop(group, buffers, first, at, at, self._dynamic)
-            pool = ThreadPoolExecutor(max_workers=min(len(groups), 2 * (os.cpu_count() or 1)))
-            try:
-                futures = [pool.submit(advance, i, g, b) for i, (g, b) in enumerate(inputs)]
-                results = [future.result() for future in futures]
-            except BaseException:
-                # Ctrl-C or a failed chain: the others stop after their current piece.
-                stopping.set()
-                raise
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            if not concurrent:
+                results = [advance(g, b, bar) for (g, b), bar in zip(inputs, bars, strict=True)]
+            else:
+                results = self._advance_in_threads(advance, inputs, bars, loop, first, stopping)
+        finally:
+            if own_bars:
+                for bar in bars:
+                    bar.close()
         chain = self._stack_groups([g for g, _ in results], one_per_call)
         buffers = self._stack_groups([b for _, b in results], one_per_call)
         return chain, buffers
+
+    def _advance_in_threads(self, advance, inputs, bars, loop, first, stopping):
+        """Each chain's ``advance`` in its own host thread, after compiling in this one."""
+        group, buffers = inputs[0]
+        at = np.int32(np.min(np.asarray(group.iteration)))
+        inputs[0] = loop(group, buffers, first, at, at, self._dynamic)  # an empty range compiles
+        pool = ThreadPoolExecutor(max_workers=min(len(inputs), 2 * (os.cpu_count() or 1)))
+        try:
+            futures = [pool.submit(advance, g, b, bar)
+                       for (g, b), bar in zip(inputs, bars, strict=True)]
+            return [future.result() for future in futures]
+        except BaseException:
+            # Ctrl-C or a failed chain: the others stop after their current piece.
+            stopping.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _progress_stats(self, group, divergences_before):
         """Mean step size over chains, and divergences in this phase so far."""
@@ -522,6 +559,18 @@ class MCMC:
             )
         self._extra_fields = buffers
 
+    def _adopt_results(self, samples, extra_fields, last_state, wanted_fields=()):
+        """Take a whole run's draws assembled elsewhere (:mod:`hierax.infer.resumable`)."""
+        unknown = set(wanted_fields) - set(extra_fields)
+        if unknown:
+            raise ValueError(
+                f"MCMC.run: unknown extra_fields {sorted(unknown)}; available: "
+                f"{sorted(extra_fields)}."
+            )
+        self._samples = {k: np.asarray(v) for k, v in samples.items()}
+        self._extra_fields = {k: np.asarray(v) for k, v in extra_fields.items()}
+        self.last_state = last_state
+
     # -- results ---------------------------------------------------------------------
 
     def _require_run(self):
@@ -564,15 +613,18 @@ class MCMC:
                 extra["max_tree_depth"] = max_depth
         print_summary(samples, prob=prob, group_by_chain=True, extra=extra)
 
-    def save(self, path) -> None:
-        """Write draws, statistics, settings and the sampler state to ``path`` (atomically).
+    def save(self, path, **groups) -> None:
+        """Write draws, statistics, settings, the sampler state and ArviZ groups to ``path``.
 
-        See :mod:`hierax.infer.checkpoint`; ``hierax.load(path)`` reads it back,
-        and ``hierax.infer.checkpoint.resume(mcmc, path)`` continues the run.
+        Keyword arguments (``prior``, ``posterior_predictive``, ``log_likelihood``,
+        ``coords``, ``dims``, ``model_args``, ``model_kwargs``) are those of
+        :func:`hierax.infer.checkpoint.save`; ``hierax.load(path)`` reads the run back,
+        ``hierax.to_inference_data`` of it gives the saved groups, and
+        ``hierax.infer.checkpoint.resume(mcmc, path)`` continues the run.
         """
         from hierax.infer.checkpoint import save
 
-        save(self, path)
+        save(self, path, **groups)
 
     def divergence_hints(self) -> list[str]:
         """Advice on the funnels that usually cause divergences (see :mod:`hierax.infer.hints`)."""

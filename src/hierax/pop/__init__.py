@@ -20,7 +20,7 @@ Needs the ``pop`` extra: ``pip install "hierax[pop]"``.
 
 from hierax.pop import selection
 from hierax.pop.cosmology import PLANCK15, Cosmology
-from hierax.pop.data import EventSamples
+from hierax.pop.data import MIN_SAMPLES_PER_EVENT, EventSamples, FewSamplesWarning, InputWarning
 from hierax.pop.inference import (
     DIAGNOSTIC_SITES,
     ordered_hyperparameter_pairs,
@@ -48,8 +48,20 @@ from hierax.pop.models import (
     RedshiftModel,
 )
 from hierax.pop.parameters import parameter_names
-from hierax.pop.priors import PriorSpec, log_prior, parse_prior_config, sample_hyperparameters
-from hierax.pop.readers import find_event_files, read_gwkokab_hdf5, read_pesummary, read_text_events
+from hierax.pop.priors import (
+    PriorSpec,
+    UnusedPriorKeyWarning,
+    log_prior,
+    parse_prior_config,
+    sample_hyperparameters,
+)
+from hierax.pop.readers import (
+    NoLogPriorWarning,
+    find_event_files,
+    read_gwkokab_hdf5,
+    read_pesummary,
+    read_text_events,
+)
 from hierax.pop.selection import (
     AnalyticDetector,
     SelectionEstimator,
@@ -66,17 +78,21 @@ __all__ = [
     "DIAGNOSTIC_SITES",
     "PLANCK15",
     "LOG_PRIOR_COLUMN",
+    "MIN_SAMPLES_PER_EVENT",
     "AnalyticDetector",
     "BetaFromMeanVariance",
     "Cosmology",
     "DiscreteLikelihood",
     "EventSamples",
+    "FewSamplesWarning",
+    "InputWarning",
     "IsotropicGaussianTilts",
     "LikelihoodTerms",
     "MadauDickinsonRedshift",
     "MockCatalog",
     "MockErrorModel",
     "MonteCarloErrorWarning",
+    "NoLogPriorWarning",
     "OrderedTruncatedNormalMasses",
     "PopulationModel",
     "PowerLawPrimaryMassRatio",
@@ -86,6 +102,7 @@ __all__ = [
     "RedshiftModel",
     "SelectionEstimator",
     "SelectionTerms",
+    "UnusedPriorKeyWarning",
     "analytic_pdet",
     "check_monte_carlo_error",
     "custom",

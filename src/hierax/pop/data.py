@@ -15,7 +15,31 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["EventSamples"]
+__all__ = ["EventSamples", "FewSamplesWarning", "InputWarning", "MIN_SAMPLES_PER_EVENT"]
+
+MIN_SAMPLES_PER_EVENT = 10
+"""The fewest posterior samples per event that the readers accept without a warning.
+
+The likelihood replaces each event's evidence integral by the average of
+``rho / pi_n`` over the event's samples. That average is trusted only where its
+effective number of samples ``N_eff = (sum w)^2 / sum w^2`` reaches the threshold
+that :func:`hierax.pop.likelihood.record_diagnostics` checks at every draw (10 by
+default). ``N_eff`` never exceeds the number of samples, so an event with fewer
+than 10 samples fails that check at every hyperparameter value: its average
+is too noisy for any posterior draw to be trusted. Real catalogs carry thousands
+of samples per event; an event below this floor usually means a truncated file.
+An event needs at least 2 samples for the average to have a variance at all;
+fewer is an error.
+"""
+
+
+class InputWarning(UserWarning):
+    """The input was accepted, but the result depends on a guess about it that the
+    message names (e.g. a flat reference prior, too few samples, an unused prior key)."""
+
+
+class FewSamplesWarning(InputWarning):
+    """Events with fewer than :data:`MIN_SAMPLES_PER_EVENT` posterior samples."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -29,6 +53,7 @@ class EventSamples:
         counts: ``(N,)`` int, samples per event (all >= 1).
         parameter_names: the ``d`` column names of ``theta``.
         event_names: ``N`` event names (e.g. file names).
+        sources: where each event came from (its file), for messages; may be empty.
     """
 
     theta: np.ndarray
@@ -37,6 +62,7 @@ class EventSamples:
     counts: np.ndarray
     parameter_names: tuple[str, ...]
     event_names: tuple[str, ...]
+    sources: tuple[str, ...] = ()
 
     def __post_init__(self):
         _validate(self)
@@ -48,6 +74,7 @@ class EventSamples:
         log_priors: Sequence[np.ndarray] | None = None,
         parameter_names: Sequence[str] = (),
         event_names: Sequence[str] | None = None,
+        sources: Sequence[str] = (),
     ) -> EventSamples:
         """Concatenate per-event arrays.
 
@@ -57,6 +84,8 @@ class EventSamples:
                 ``None`` for a flat reference prior (zeros).
             parameter_names: the ``d`` column names.
             event_names: ``N`` names; default ``event_0, event_1, ...``.
+            sources: ``N`` descriptions of where each event came from (file names), or
+                none.
         """
         samples = list(samples)
         if not samples:
@@ -93,12 +122,18 @@ class EventSamples:
             counts=counts,
             parameter_names=tuple(parameter_names),
             event_names=event_names,
+            sources=tuple(str(source) for source in sources),
         )
 
     @property
     def num_events(self) -> int:
         """``N``, the number of events."""
         return int(self.counts.shape[0])
+
+    def describe_event(self, n: int) -> str:
+        """``"event 'NAME'"``, with its source (file) when known, for messages."""
+        source = f" (file '{self.sources[n]}')" if self.sources else ""
+        return f"event '{self.event_names[n]}'{source}"
 
     @property
     def num_samples(self) -> int:
@@ -143,6 +178,10 @@ def _validate(events: EventSamples) -> None:
         )
     if len(names) != counts.shape[0]:
         raise ValueError(f"EventSamples: {counts.shape[0]} events but {len(names)} names.")
+    if events.sources and len(events.sources) != counts.shape[0]:
+        raise ValueError(
+            f"EventSamples: {counts.shape[0]} events but {len(events.sources)} sources."
+        )
     expected_index = np.repeat(np.arange(counts.shape[0]), counts)
     if events.event_index.shape != (num_samples,) or np.any(events.event_index != expected_index):
         raise ValueError("EventSamples: event_index must be sorted and match counts.")
@@ -159,14 +198,24 @@ def _check_finite(theta, log_prior, event_index, event_names, parameter_names) -
     if np.any(bad_rows):
         row = int(np.argmax(bad_rows))
         column = int(np.argmax(~np.isfinite(theta[row])))
+        event = int(event_index[row])
         raise ValueError(
-            f"EventSamples: event {event_names[event_index[row]]!r} has a non-finite sample "
-            f"({theta[row, column]}) in column {parameter_names[column]!r}."
+            f"EventSamples: event {event_names[event]!r} has a non-finite sample "
+            f"({theta[row, column]}) in column {parameter_names[column]!r}: sample "
+            f"{_position_in_event(event_index, row)} of the event (1-based)."
         )
     bad_prior = ~np.isfinite(log_prior)
     if np.any(bad_prior):
         row = int(np.argmax(bad_prior))
+        event = int(event_index[row])
         raise ValueError(
-            f"EventSamples: event {event_names[event_index[row]]!r} has a non-finite "
-            f"log_prior ({log_prior[row]})."
+            f"EventSamples: event {event_names[event]!r} has a non-finite log_prior "
+            f"({log_prior[row]}) at sample {_position_in_event(event_index, row)} of the event "
+            "(1-based)."
         )
+
+
+def _position_in_event(event_index, row: int) -> int:
+    """The 1-based position of sample ``row`` (an index into all samples) in its event."""
+    first = int(np.searchsorted(event_index, event_index[row], side="left"))
+    return row - first + 1

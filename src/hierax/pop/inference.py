@@ -20,11 +20,14 @@ of :func:`hierax.pop.likelihood.record_diagnostics` is violated).
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 
 import jax
+import numpy as np
 
-from hierax.pop.likelihood import record_diagnostics
+from hierax.handlers import seed
+from hierax.pop.likelihood import describe_unsupported_events, record_diagnostics
 from hierax.pop.priors import sample_hyperparameters
 from hierax.primitives import deterministic, factor
 
@@ -32,9 +35,11 @@ __all__ = [
     "DIAGNOSTIC_SITES",
     "DEFAULT_NUTS_SETTINGS",
     "default_chain_method",
+    "explain_invalid_start",
     "ordered_hyperparameter_pairs",
     "population_model",
     "run_nuts",
+    "unsupported_events",
 ]
 
 DIAGNOSTIC_SITES = ("mu", "log_likelihood_variance", "min_event_effective_samples",
@@ -95,6 +100,46 @@ def population_model(population, prior_spec, likelihood, *, penalty=None):
     deterministic("mc_error_violated", violated)
 
 
+NO_VALID_START = "Cannot find a valid initial point"
+"""How the samplers' error begins when no starting point has a finite log density."""
+
+START_CHECK_DRAWS = 32
+"""Hyperparameter values drawn from the prior by :func:`unsupported_events`."""
+
+
+def _event_log_likelihoods(likelihood, prior_spec, key):
+    hyper = seed(functools.partial(sample_hyperparameters, prior_spec), rng_seed=key)()
+    return likelihood(hyper).event_log_likelihoods
+
+
+def unsupported_events(likelihood, prior_spec, rng_key, num_draws: int = START_CHECK_DRAWS):
+    """Indices of the events whose likelihood is zero at every hyperparameter value tried.
+
+    ``num_draws`` values are drawn from the prior ``prior_spec`` and the per-event
+    ``ln L_n`` of ``likelihood`` (a :class:`hierax.pop.likelihood.DiscreteLikelihood`)
+    evaluated at each, one after the other. An event that is ``-inf`` at all of them
+    is one no population of the prior explains, e.g. one whose samples all lie
+    outside every mass range the prior allows; a sampler cannot start with it.
+    """
+    keys = jax.random.split(rng_key, num_draws)
+    values = jax.lax.map(functools.partial(_event_log_likelihoods, likelihood, prior_spec), keys)
+    return np.flatnonzero(np.all(np.isneginf(np.asarray(values)), axis=0))
+
+
+def explain_invalid_start(likelihood, prior_spec, rng_key) -> str | None:
+    """A message naming the events no hyperparameter value supports, or ``None`` if every
+    event is supported somewhere (:func:`unsupported_events`); for when a sampler finds no
+    valid starting point."""
+    indices = unsupported_events(likelihood, prior_spec, rng_key)
+    if indices.size == 0:
+        return None
+    return "no valid starting point: " + describe_unsupported_events(
+        likelihood.events, indices,
+        f"the likelihood of {{these}} is zero at each of {START_CHECK_DRAWS} hyperparameter "
+        "values drawn from the prior (the samples may lie outside every population the "
+        "prior allows)")
+
+
 def run_nuts(model, rng_key, *model_args, num_warmup=None, num_samples=None, num_chains=None,
              chain_method=None, progress_bar=False, kernel_kwargs=None, **model_kwargs):
     """Run NUTS on ``model(*model_args, **model_kwargs)``; returns the finished ``MCMC``.
@@ -102,7 +147,9 @@ def run_nuts(model, rng_key, *model_args, num_warmup=None, num_samples=None, num
     The arguments are bound to the model (they may be any Python objects, such
     as a population and a likelihood). Defaults come from
     :data:`DEFAULT_NUTS_SETTINGS`. ``chain_method`` None takes
-    :func:`default_chain_method`. ``kernel_kwargs`` go to ``NUTS``.
+    :func:`default_chain_method`. ``kernel_kwargs`` go to ``NUTS``. When ``model`` is
+    :func:`population_model` and no valid start is found, the ``ValueError`` names the
+    events no hyperparameter value supports (:func:`explain_invalid_start`).
     """
     from hierax.infer import MCMC, NUTS
 
@@ -117,7 +164,17 @@ def run_nuts(model, rng_key, *model_args, num_warmup=None, num_samples=None, num
                 num_chains=chains,
                 chain_method=chain_method or default_chain_method(chains),
                 progress_bar=progress_bar)
-    mcmc.run(rng_key)
+    try:
+        mcmc.run(rng_key)
+    except ValueError as error:
+        message = None
+        if NO_VALID_START in str(error) and model is population_model:
+            arguments = inspect.signature(model).bind(*model_args, **model_kwargs).arguments
+            message = explain_invalid_start(arguments["likelihood"], arguments["prior_spec"],
+                                            rng_key)
+        if message is None:
+            raise
+        raise ValueError(message) from error
     return mcmc
 
 

@@ -67,6 +67,7 @@ __all__ = [
     "LikelihoodTerms",
     "MonteCarloErrorWarning",
     "check_monte_carlo_error",
+    "describe_unsupported_events",
     "record_diagnostics",
 ]
 
@@ -137,6 +138,7 @@ class DiscreteLikelihood:
         fused: bool | None = None,
     ):
         _check_arguments(events, selection, n_buckets, layout, max_padding)
+        _check_supported_events(events, log_rate_density_fn)
         self.events = events
         self.log_rate_density_fn = log_rate_density_fn
         self.selection = selection
@@ -294,6 +296,41 @@ def _check_arguments(events, selection, n_buckets, layout, max_padding):
         )
     if not 0 <= max_padding < 1:
         raise ValueError(f"DiscreteLikelihood: max_padding must lie in [0, 1), got {max_padding}.")
+
+
+def _check_supported_events(events: EventSamples, log_rate_density_fn) -> None:
+    """Refuse events that no hyperparameter value can explain (a zero likelihood everywhere).
+
+    Applies when ``log_rate_density_fn`` is the ``log_rate_density`` method of an object
+    with ``unsupported_samples(theta) -> [(reason, mask)]``
+    (:meth:`hierax.pop.models.PopulationModel.unsupported_samples`).
+    """
+    owner = getattr(log_rate_density_fn, "__self__", None)
+    check = getattr(owner, "unsupported_samples", None)
+    if not callable(check) or getattr(log_rate_density_fn, "__name__", None) != "log_rate_density":
+        return
+    starts = np.concatenate([[0], np.cumsum(events.counts)[:-1]])
+    for reason, mask in check(events.theta):
+        everywhere = np.logical_and.reduceat(np.asarray(mask, bool), starts)
+        if np.any(everywhere):
+            raise ValueError(describe_unsupported_events(
+                events, np.flatnonzero(everywhere),
+                f"every sample has {reason}, so no hyperparameter value gives {{these}} a "
+                "nonzero likelihood"))
+
+
+def describe_unsupported_events(events: EventSamples, indices, why: str) -> str:
+    """One message naming the events ``indices`` (at most 10) that no population explains.
+
+    ``why`` says what is wrong with them; ``{these}`` in it becomes "this event" or
+    "these events".
+    """
+    indices = [int(n) for n in indices]
+    named = "; ".join(events.describe_event(n) for n in indices[:10])
+    more = f" and {len(indices) - 10} more" if len(indices) > 10 else ""
+    these, them = ("this event", "it") if len(indices) == 1 else ("these events", "them")
+    why = why.replace("{these}", these)
+    return f"{named}{more}: {why}; check the columns of {these} or leave {them} out."
 
 
 def even_buckets(counts, n_buckets: int) -> list[np.ndarray]:

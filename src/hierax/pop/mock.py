@@ -20,7 +20,7 @@ and seed 000 use (whitespace text, one header line of column names)::
     <directory>/realization_<r>/injections.dat             true parameters of detections
     <directory>/realization_<r>/hyperparameters.json       the true hyperparameters
     <directory>/realization_<r>/catalog.json               counts, time, volume, settings
-    <directory>/realization_<r>/population.dat             every source (when not huge)
+    <directory>/realization_<r>/population.dat             every source drawn (if <= 200,000)
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hierax._files import write_text_atomically
+from hierax._files import replace_folder_atomically, write_text_atomically
 from hierax.pop.mock_errors import MockErrorModel
 from hierax.pop.parameters import REDSHIFT
 
@@ -212,21 +211,29 @@ def write_mock_catalog(catalog: MockCatalog, directory, realization: int) -> Pat
     """Write ``catalog`` as ``<directory>/realization_<realization>/`` (module docstring).
 
     Numbers are written as Python's shortest round-trip ``repr``, so float64 (and
-    float32) values read back exactly. Every file is written to a temporary file in its final
-    directory and moved into place with ``os.replace``, so readers never see a
-    partial file. Event files of an earlier, larger catalog written to the same
-    realization are removed. Returns the realization directory.
+    float32) values read back exactly. The realization is written into a temporary
+    folder next to it and renamed into place when complete
+    (:func:`hierax._files.replace_folder_atomically`): an interrupted write (even
+    Ctrl-C) leaves no partial folder, and a realization written earlier to the same
+    place is replaced, whole, only once the new one is complete. Returns the
+    realization directory.
     """
     if not (isinstance(realization, int | np.integer) and realization >= 0):
         raise ValueError(
             f"write_mock_catalog: realization must be an int >= 0, got {realization!r}."
         )
     root = Path(directory) / f"realization_{int(realization)}"
+    with replace_folder_atomically(root) as folder:
+        _write_realization(catalog, folder)
+    return root
+
+
+def _write_realization(catalog: MockCatalog, root: Path) -> None:
+    """Every file of one realization, into the (new, empty) folder ``root``."""
     posteriors = root / "posteriors"
-    posteriors.mkdir(parents=True, exist_ok=True)
+    posteriors.mkdir()
     for name, samples in zip(catalog.event_names, catalog.events, strict=True):
         _write_table(posteriors / f"{name}.dat", _named_columns(catalog.column_names, samples))
-    _remove_stale_events(posteriors, catalog.num_detected)
     injections = _named_columns(catalog.parameter_names, catalog.truths)
     injections.update(snr=catalog.snr, component=catalog.truth_labels)
     _write_table(root / "injections.dat", injections)
@@ -241,15 +248,6 @@ def write_mock_catalog(catalog: MockCatalog, directory, realization: int) -> Pat
     write_text_atomically(root / "hyperparameters.json",
                           json.dumps(catalog.hyperparameters, indent=2))
     write_text_atomically(root / "catalog.json", json.dumps(_catalog_metadata(catalog), indent=2))
-    return root
-
-
-def _remove_stale_events(posteriors: Path, num_events: int) -> None:
-    """Delete ``event_<i>.dat`` with ``i >= num_events`` left by an earlier, larger catalog."""
-    for path in posteriors.glob("event_*.dat"):
-        match = re.fullmatch(r"event_(\d+)\.dat", path.name)
-        if match and int(match.group(1)) >= num_events:
-            path.unlink()
 
 
 def _checked_names(model) -> tuple[str, ...]:

@@ -13,9 +13,12 @@ model to one of three forms:
 
 Keys are regular expressions matched in full against the model's hyperparameter
 names (``"alpha_pl_[0-9]+"``); a key equal to a name wins over any regular
-expression, and two regular expressions matching one name is an error. The
-parsed :class:`PriorSpec` lists the hyperparameters in an order where every
-parameter comes after the ones it depends on; a dependency cycle is an error.
+expression, and two regular expressions matching one name is an error. A key
+that matches no name is an error; a regular expression whose every match has
+an exact key of its own sets nothing and is reported with an
+:class:`UnusedPriorKeyWarning`. The parsed :class:`PriorSpec` lists the
+hyperparameters in an order where every parameter comes after the ones it
+depends on; a dependency cycle is an error.
 
 Inside a hierax model, :func:`sample_hyperparameters` draws the free
 hyperparameters with ``sample`` sites and records constants and ties with
@@ -31,6 +34,7 @@ import inspect
 import json
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -38,17 +42,25 @@ import jax.numpy as jnp
 
 import hierax.distributions as dist
 from hierax.distributions import constraints
+from hierax.pop.data import InputWarning
 from hierax.primitives import deterministic, sample
 
 __all__ = [
     "PriorEntry",
     "PriorFamily",
     "PriorSpec",
+    "UnusedPriorKeyWarning",
     "log_prior",
     "parse_prior_config",
     "prior_families",
     "sample_hyperparameters",
 ]
+
+
+class UnusedPriorKeyWarning(InputWarning):
+    """A prior configuration key that sets no hyperparameter: every name its regular
+    expression matches has an exact key of its own."""
+
 
 # Distributions that are no priors: improper factors, point masses, the base class.
 _NOT_PRIORS = {"Distribution", "Delta", "Unit", "ImproperUniform"}
@@ -399,7 +411,8 @@ def _check_numeric_arguments(family: PriorFamily, args, where: str) -> None:
     try:
         family.constructor(**dict(args), validate_args=True)
     except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+        detail = re.sub(r"^\w+: ", "", str(exc))  # the message names the class behind it
+        raise ValueError(f"{where}: invalid arguments of {family.name}: {detail}") from None
 
 
 def _match_keys(keys: list[str], names: tuple[str, ...], source: str) -> dict[str, str]:
@@ -439,7 +452,23 @@ def _match_keys(keys: list[str], names: tuple[str, ...], source: str) -> dict[st
             f"{source}: no prior for hyperparameter(s) {', '.join(missing)}; "
             "add a key for each (a distribution, a number or a tie)."
         )
+    _warn_shadowed_keys(set(matched.values()), patterns, names, source)
     return matched
+
+
+def _warn_shadowed_keys(chosen: set[str], patterns, names, source: str) -> None:
+    """Warn about regular-expression keys that match only names that have exact keys."""
+    for key, pattern in patterns.items():
+        if key in chosen:
+            continue
+        hits = [n for n in names if pattern.fullmatch(n)]
+        warnings.warn(
+            f"{source}: key '{key}' is not used: every hyperparameter it matches "
+            f"({', '.join(hits)}) has a key of its own, which wins over a regular "
+            "expression; remove the key or the exact keys.",
+            UnusedPriorKeyWarning,
+            stacklevel=4,
+        )
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:

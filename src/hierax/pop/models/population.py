@@ -35,6 +35,7 @@ from hierax.pop.models.hyperparameters import (
     tilt_distribution,
 )
 from hierax.pop.models.product import ProductDistribution
+from hierax.pop.parameters import PRIMARY_MASS, SECONDARY_MASS
 from hierax.pop.parameters import parameter_names as _column_names
 
 __all__ = ["PopulationModel", "PreparedRows"]
@@ -290,6 +291,18 @@ class PopulationModel:
         theta = xp.asarray(theta)
         tiny = float(np.finfo(np.float64).tiny) if xp is np else jnp.finfo(theta.dtype).tiny
         return PreparedRows(theta, xp.log(xp.maximum(theta[..., :2], tiny)))
+
+    def unsupported_samples(self, theta) -> list[tuple[str, np.ndarray]]:
+        """Rows of ``theta (M, d)`` where ``ln rho`` is ``-inf`` for every hyperparameter value.
+
+        Returns ``(reason, (M,) bool mask)`` pairs. Every mass component (power law or
+        ordered Gaussians) needs ``mass_2_source <= mass_1_source``, so a sample with the
+        masses the other way round is outside every population of the model.
+        """
+        theta = np.asarray(theta)
+        swapped = theta[:, 1] > theta[:, 0]
+        return [(f"{SECONDARY_MASS} > {PRIMARY_MASS} (the population needs "
+                 f"{SECONDARY_MASS} <= {PRIMARY_MASS})", swapped)]
 
     def log_rate_density(self, theta, hyper):
         """``ln rho(theta | Lambda)``, shape ``(...)``; ``-inf`` outside the support.

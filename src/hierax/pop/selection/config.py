@@ -20,6 +20,7 @@ from typing import Literal
 import pydantic
 
 from ..cosmology import PLANCK15, Cosmology
+from ..validation import describe_validation_errors
 from .analytic import AnalyticDetector, analytic_pdet
 from .base import SelectionEstimator
 from .custom import custom
@@ -120,19 +121,21 @@ def parse_selection_config(config: Mapping) -> _Config:
     kind = config.get("estimator_type")
     if kind not in _CONFIGS:
         raise ValueError(
-            f"selection config: estimator_type must be one of {sorted(_CONFIGS)}, got {kind!r}."
+            f"selection config: estimator_type must be one of {', '.join(sorted(_CONFIGS))}, "
+            f"got {json.dumps(kind)}."
         )
     model = _CONFIGS[kind]
     unknown = sorted(set(config) - set(model.model_fields))
     if unknown:
         raise ValueError(
-            f"selection config ({kind}): unknown keys {unknown}; allowed keys: "
-            f"{sorted(model.model_fields)}."
+            f"selection config ({kind}): unknown keys {', '.join(unknown)}; allowed keys: "
+            f"{', '.join(sorted(model.model_fields))}."
         )
     try:
         return model.model_validate(dict(config))
     except pydantic.ValidationError as error:
-        raise ValueError(f"selection config ({kind}): {error}") from None
+        details = describe_validation_errors(error.errors(include_url=False))
+        raise ValueError(f"selection config ({kind}): {details}.") from None
 
 
 def from_config(
