@@ -10,6 +10,6 @@ set -euo pipefail
 out="${1:-population_demo}"
 hierax-pop mock --output "$out/data"
 hierax-pop infer --posterior-regex "$out/data/realization_0/posteriors/event_*.dat" \
-    --output "$out/inference"
+    --output "$out/inference" --overwrite   # a demo replaces its own earlier run
 hierax-pop report "$out/inference"
 echo "Report: $out/inference/report/index.html"

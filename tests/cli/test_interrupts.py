@@ -1,7 +1,8 @@
 """``hierax-pop infer`` runs that are interrupted, killed or damaged.
 
 - SIGINT and SIGKILL during warmup and during sampling, for slice and NUTS: after
-  ``--resume`` the draws are those of an uninterrupted run, bit for bit.
+  ``--resume`` the draws are those of an uninterrupted run, bit for bit; the same for a
+  flowMC run interrupted in its warmup or its strategy loop.
 - Each checkpoint piece damaged in turn: ``--resume`` names it and continues from the
   last good one, or exits with code 2 before any sampling; never a traceback.
 - One run per output folder: a finished or interrupted run is never replaced without
@@ -25,10 +26,20 @@ arviz = pytest.importorskip("arviz")
 
 SMALL_TRUTHS = {"log_rate_0": 1.9}
 SMALL_PMEAN = {"estimator_type": "analytic_pdet", "num_samples": 20000}
-MCMC_SETTINGS = {"num_warmup": 1000, "num_samples": 400, "num_chains": 2,
+MCMC_SETTINGS = {"num_warmup": 600, "num_samples": 300, "num_chains": 2,
                  "progress_bar": False}
 SAMPLERS = {"slice": {"slice": {}, "mcmc": MCMC_SETTINGS},
             "nuts": {"kernel": {"max_tree_depth": 5}, "mcmc": MCMC_SETTINGS}}
+FLOWMC = {"bundle_config": {
+    "n_chains": 4, "n_local_steps": 5, "n_global_steps": 5, "n_training_loops": 3,
+    "n_production_loops": 2, "n_epochs": 2, "batch_size": 200, "n_max_examples": 2000,
+    "rq_spline_hidden_units": [8, 8], "rq_spline_n_bins": 4, "rq_spline_n_layers": 2,
+    "local_sampler_name": "mala", "verbose": False}}
+# Fixed mass edges: a smooth likelihood, on which NUTS (and flowMC's NUTS warmup) is quick.
+FIXED_EDGES_PRIOR = {"log_rate_0": {"dist": "Uniform", "low": -5.0, "high": 10.0},
+                     "alpha_pl_0": {"dist": "Uniform", "low": -5.0, "high": 8.0},
+                     "beta_pl_0": {"dist": "Uniform", "low": -5.0, "high": 8.0},
+                     "mmin_pl_0": 5.0, "mmax_pl_0": 100.0}
 CHECKPOINT_SECONDS = "0.05"  # many segments, so a signal can land in every phase
 # ``python -m hierax.cli``, with Python's Ctrl-C handler even where the test runner's
 # process ignores SIGINT (a child inherits that).
@@ -42,8 +53,9 @@ def catalog(tmp_path_factory):
     folder = tmp_path_factory.mktemp("interrupts")
     (folder / "truths.json").write_text(json.dumps(SMALL_TRUTHS))
     (folder / "pmean.json").write_text(json.dumps(SMALL_PMEAN))
-    for kind, config in SAMPLERS.items():
+    for kind, config in {**SAMPLERS, "flowmc": FLOWMC}.items():
         (folder / f"{kind}.json").write_text(json.dumps(config))
+    (folder / "fixed_edges.json").write_text(json.dumps(FIXED_EDGES_PRIOR))
     assert pop_main(["mock", "--model-params", str(folder / "truths.json"), "--pmean-cfg",
                      str(folder / "pmean.json"), "--samples-per-event", "200", "--seed", "5",
                      "--output", str(folder / "data")]) == 0
@@ -51,10 +63,13 @@ def catalog(tmp_path_factory):
 
 
 def infer_argv(catalog, kind, output):
+    """Slice on the default prior; NUTS and flowMC with fixed mass edges (their gradients
+    need a smooth likelihood)."""
     events = catalog / "data" / "realization_0" / "posteriors" / "event_*.dat"
+    prior = [] if kind == "slice" else ["--prior-cfg", str(catalog / "fixed_edges.json")]
     return ["infer", "--posterior-regex", str(events), "--pmean-cfg",
             str(catalog / "pmean.json"), "--sampler-cfg", str(catalog / f"{kind}.json"),
-            "--output", str(output), "--checkpoint-every", CHECKPOINT_SECONDS]
+            "--output", str(output), "--checkpoint-every", CHECKPOINT_SECONDS, *prior]
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +146,33 @@ def test_sigint_and_sigkill_in_warmup_and_sampling_resume_to_the_same_draws(cata
         assert not (output / "inference.nc").exists()
     assert pop_main(argv + ["--resume"]) == 0
     assert_same_draws(output, reference[kind])
+
+
+def test_an_interrupted_flowmc_run_resumes_to_the_same_draws(catalog, tmp_path, monkeypatch):
+    """Ctrl-C in flowMC's strategy loop, then ``--resume`` (the library's own tests,
+    tests/infer/test_flowmc_resume.py, interrupt it everywhere else)."""
+    pytest.importorskip("flowMC")
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+
+    def argv(output):
+        return infer_argv(catalog, "flowmc", output)
+
+    assert pop_main(argv(whole)) == 0
+    original, writes = SegmentStore.write, []
+
+    def write_then_interrupt(self, *args, **kwargs):
+        writes.append(self.folder.name)
+        if writes.count("flowmc") == 3:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SegmentStore, "write", write_then_interrupt)
+    with pytest.raises(SystemExit) as stopped:
+        pop_main(argv(cut))
+    assert stopped.value.code == 130
+    monkeypatch.setattr(SegmentStore, "write", original)
+    assert pop_main(argv(cut) + ["--resume"]) == 0
+    assert_same_draws(cut, whole)
 
 
 # -- damaged checkpoint pieces ----------------------------------------------------------

@@ -5,6 +5,7 @@ progress output (hierax.infer.progress)."""
 import io
 import json
 import shutil
+import signal
 from types import SimpleNamespace
 
 import jax
@@ -259,3 +260,52 @@ def test_progress_to_a_file_is_plain_lines(monkeypatch):
     lines = text.splitlines()
     assert lines[0].startswith("chain 1 sample: 100/150 it (67%)")
     assert "step size 0.25" in lines[0] and "divergences 2" in lines[0]
+
+
+def test_pieces_follow_the_slowest_iterations_seen(monkeypatch):
+    """After one slow piece (deep NUTS trees), pieces stay short though speed recovers."""
+    clock = FakeClock(seconds_per_iteration=0.01)
+    monkeypatch.setattr(progress_module, "time", SimpleNamespace(perf_counter=clock.perf_counter))
+    costs = {3: 0.1}  # the fourth piece runs ten times slower per iteration
+    position, lengths = 0, []
+    for index, stop in enumerate(progress_module.Pieces(0, 400)):
+        lengths.append(stop - position)
+        clock.now += lengths[-1] * costs.get(index, clock.rate)
+        position = stop
+    assert lengths[:6] == [1, 4, 16, 50, 5, 5]
+
+
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own SIGINT handler (a test runner's worker may ignore SIGINT)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def swallowed_ctrl_c():
+    """Ctrl-C pressed while Python runs a callback that drops exceptions (gc, finalizers)."""
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        pass
+
+
+def test_a_ctrl_c_swallowed_by_a_callback_still_stops_the_run(python_ctrl_c, monkeypatch):
+    original = progress_module.Pieces.__next__
+    calls = []
+
+    def next_stop(self):
+        calls.append(1)
+        if len(calls) == 3:
+            swallowed_ctrl_c()
+        return original(self)
+
+    monkeypatch.setattr(progress_module.Pieces, "__next__", next_stop)
+    mcmc = MCMC(NUTS(model), num_warmup=50, num_samples=50, chain_method="sequential",
+                progress_bar=True)
+    with pytest.raises(KeyboardInterrupt):
+        mcmc.run(jax.random.PRNGKey(0))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.setattr(progress_module.Pieces, "__next__", original)
+    mcmc.run(jax.random.PRNGKey(0))  # a later run is not stopped by the old Ctrl-C

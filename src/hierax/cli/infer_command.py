@@ -7,11 +7,12 @@ the template prior of the model), the selection estimator from ``--pmean-cfg``
 (default: :func:`default_sampler_config`), runs it and writes the outputs
 described in :mod:`hierax.cli.outputs`.
 
-Slice sampling (the default, :class:`hierax.infer.Slice`; see ``docs/pop_sampler.md``)
-and NUTS write a checkpoint segment into ``state/`` every few seconds, warmup included
-(:class:`hierax.infer.resumable.CheckpointedRun`): ``--resume`` continues after the last
-intact segment and ends with the draws an uninterrupted run makes; a Ctrl-C loses at
-most the segment in progress.
+Slice sampling (the default, :class:`hierax.infer.Slice`; see ``docs/pop_sampler.md``),
+NUTS and flowMC write a checkpoint into ``state/`` every few seconds, warmup included
+(:class:`hierax.infer.resumable.CheckpointedRun`,
+:class:`hierax.infer.flowmc_checkpoint.CheckpointedFlowMC`): ``--resume`` continues after
+the last intact checkpoint and ends with the draws an uninterrupted run makes; a Ctrl-C
+loses at most the work since the last checkpoint.
 
 The output folder holds one run. ``run.json`` records its inputs and its status
 (``running`` or ``finished``); a finished run, or an interrupted one with checkpoints,
@@ -185,9 +186,17 @@ FINISHED, INTERRUPTED = "finished", "interrupted"
 
 
 def _segments_in(output: Path) -> bool:
+    """Whether ``output/state`` holds checkpoints of a run (MCMC or flowMC)."""
     from hierax.infer.resumable import SegmentStore
 
-    return bool(SegmentStore(output / "state").indices())
+    state = output / "state"
+    if SegmentStore(state).indices():
+        return True
+    try:
+        from hierax.infer.flowmc_checkpoint import holds_run
+    except ImportError:  # flowMC is not installed, so no flowMC run was either
+        return False
+    return holds_run(state)
 
 
 def existing_run(output: Path) -> str | None:
@@ -249,9 +258,9 @@ def write_run_status(output: Path, settings: dict, status: str) -> None:
 
 
 def _prepare_output(output: Path, settings: dict, args, found, log_print) -> Path:
-    """Set up ``output`` for this run; returns its state folder."""
+    """Set up ``output`` for this run (an earlier one already removed if ``--overwrite``);
+    returns its state folder."""
     if args.overwrite and found:
-        _remove_run(output)
         log_print(f"--overwrite: removed the earlier run in '{output}'.")
     elif args.resume and (found == INTERRUPTED or (output / "run.json").is_file()):
         _check_settings(output, settings)
@@ -275,9 +284,6 @@ def _discard_if_empty(output: Path, created: bool) -> None:
 def run_infer(args: argparse.Namespace) -> int:
     """Hierarchical inference of the hyperparameters; writes ``args.output``."""
     inputs = RunInputs(args)
-    if args.resume and inputs.kind == "flowmc":
-        raise UserInputError("--resume continues slice and NUTS runs only; flowMC runs start "
-                             "over", source="--resume")
     output = Path(args.output)
     found = _check_output(output, args)
     if found == FINISHED and args.resume:
@@ -286,6 +292,8 @@ def run_infer(args: argparse.Namespace) -> int:
         return 0
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
+    if args.overwrite and found:
+        _remove_run(output)  # before this run's log is opened
     try:
         _infer_into(output, inputs, args, found)
     except BaseException as error:
@@ -329,12 +337,10 @@ def _infer_into(output: Path, inputs: RunInputs, args, found) -> None:
               stream=sys.stdout)
     model = inputs.model_fn()
     try:
-        if isinstance(inputs.sampler_config, FlowMCConfig):
-            draws, stats = run_flowmc(model, inputs.sampler_config, inputs.seed, log_print)
-        else:
-            draws, stats = run_mcmc_checkpointed(model, inputs.sampler_config, inputs.seed,
-                                                 state, resume=args.resume, log_print=log_print,
-                                                 checkpoint_seconds=args.checkpoint_every)
+        run = run_flowmc if isinstance(inputs.sampler_config, FlowMCConfig) \
+            else run_mcmc_checkpointed
+        draws, stats = run(model, inputs.sampler_config, inputs.seed, state, resume=args.resume,
+                           log_print=log_print, checkpoint_seconds=args.checkpoint_every)
     except ValueError as error:
         raise _explained(error, inputs) from None
     finish_run(output, inputs, draws, stats, log_print)

@@ -1,5 +1,5 @@
-"""Running the samplers of ``hierax-pop infer``: checkpointed, resumable MCMC (slice or
-NUTS) and flowMC.
+"""Running the samplers of ``hierax-pop infer``, checkpointed and resumable: MCMC (slice
+or NUTS) and flowMC.
 
 Both return ``(draws, stats)``: dicts of ``(chains, draws, ...)`` NumPy arrays,
 ``draws`` holding every site of the model, ``stats`` the per-draw sampler
@@ -83,12 +83,16 @@ def run_mcmc_checkpointed(model, config, seed: int, state: Path, *, resume: bool
     return draws, _arviz_stats(mcmc.get_extra_fields(group_by_chain=True))
 
 
-def run_flowmc(model, config, seed: int, log_print):
-    """flowMC (``hierax.infer.flowmc.FlowMC``) tuned by a NUTS warmup; ``(draws, stats)``."""
+def run_flowmc(model, config, seed: int, state: Path, *, resume: bool, log_print,
+               checkpoint_seconds: float = 10.0):
+    """flowMC (``hierax.infer.flowmc.FlowMC``) tuned by a NUTS warmup, checkpointed into
+    ``state`` (:class:`hierax.infer.flowmc_checkpoint.CheckpointedFlowMC`) about every
+    ``checkpoint_seconds``; with ``resume`` it continues the run there. ``(draws, stats)``."""
     import jax
 
     try:
         from hierax.infer.flowmc import FlowMC
+        from hierax.infer.flowmc_checkpoint import CheckpointedFlowMC
     except ImportError as exc:
         raise UserInputError(f"flowMC sampling is not available: {exc}") from None
     bundle = config.bundle_config.model_dump(exclude_unset=True)
@@ -96,7 +100,11 @@ def run_flowmc(model, config, seed: int, log_print):
         sampler = FlowMC.from_bundle_config(model, bundle)
     except ImportError as exc:
         raise UserInputError(str(exc)) from None
-    sampler.run(jax.random.PRNGKey(seed))
+    run = CheckpointedFlowMC(sampler, state, resume=resume, log=log_print,
+                             segment_seconds=checkpoint_seconds)
+    run.run(jax.random.PRNGKey(seed))
+    if resume and run.resumed_after:
+        log_print(f"--resume: continued after {run.resumed_after} flowMC strategy calls.")
     log_print(f"flowMC posterior draws: {sampler.posterior_draws}.")
     draws = {k: np.asarray(v) for k, v in sampler.get_samples(group_by_chain=True).items()}
     return draws, _arviz_stats(sampler.get_extra_fields(group_by_chain=True))

@@ -22,6 +22,7 @@ from hierax.infer.initialization import (
 from hierax.infer.mcmc import MCMC
 from hierax.infer.predictive import Predictive
 from hierax.infer.program import initialize_model
+from hierax.infer.resumable import CheckpointedRun
 from hierax.infer.slice import Slice, default_population_kernel
 from hierax.infer.util import (
     constrain_fn,
@@ -33,6 +34,7 @@ from hierax.infer.util import (
 )
 
 __all__ = [
+    "CheckpointedRun",
     "FlowMC",
     "Slice",
     "default_population_kernel",

@@ -33,6 +33,7 @@ are discarded, like warmup draws.
 from __future__ import annotations
 
 import numbers
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -66,12 +67,48 @@ def _check_int(name, value, least):
     return int(value)
 
 
-def _raw_key(rng_key):
+def raw_key(rng_key):
+    """``rng_key`` as raw ``uint32`` key data (typed keys are unwrapped)."""
     if rng_key is None:
         raise ValueError("FlowMC.run: rng_key is required (e.g. jax.random.PRNGKey(0)).")
     if jnp.issubdtype(jnp.result_type(rng_key), jax.dtypes.prng_key):
         return jax.random.key_data(rng_key)
     return jnp.asarray(rng_key)
+
+
+class RunKeys(NamedTuple):
+    """The keys one run splits its key into: model program, NUTS warmup, flowMC."""
+
+    program: Any
+    warmup: Any
+    flow: Any
+
+
+def run_keys(rng_key) -> RunKeys:
+    """The :class:`RunKeys` of a run with ``rng_key``."""
+    return RunKeys(*jax.random.split(raw_key(rng_key), 3))
+
+
+class Launch(NamedTuple):
+    """A flowMC run ready to go (from :meth:`FlowMC._launch`).
+
+    Attributes:
+        sampler: the ``flowMC.Sampler``, its resources fresh.
+        starts: ``(n_chains, d)`` starting positions in flowMC's coordinates.
+        data: the ``data`` dict flowMC passes to the log density.
+        cholesky: ``L`` of a dense inverse mass matrix (flowMC moves in ``L^{-1} z``),
+            or None.
+        dynamic: the model's array arguments.
+        local_tuning: the run's :class:`~hierax.infer.flowmc_warmup.LocalTuning`
+            with the step size, inverse mass matrix and leapfrog steps it uses.
+    """
+
+    sampler: Any
+    starts: Any
+    data: dict
+    cholesky: Any
+    dynamic: Any
+    local_tuning: LocalTuning
 
 
 class FlowMC:
@@ -221,15 +258,27 @@ class FlowMC:
         """NUTS warmup, then flowMC's training and production loops.
 
         A second ``run`` on arguments of the same shapes reuses the compiled
-        warmup, local and global steps and constraining map.
+        warmup, local and global steps and constraining map. To write the run
+        to a folder as it goes and resume it after an interrupt, see
+        :class:`~hierax.infer.flowmc_checkpoint.CheckpointedFlowMC`.
 
         Args:
             rng_key: a ``jax.random`` key (the same key gives the same draws).
             *args, **kwargs: the model's arguments.
         """
-        program_key, warmup_key, flow_key = jax.random.split(_raw_key(rng_key), 3)
-        program, dynamic = self._prepare(program_key, args, kwargs)
-        tuning = self._tune(program, dynamic, warmup_key, args, kwargs)
+        keys = run_keys(rng_key)
+        program, dynamic = self._prepare(keys.program, args, kwargs)
+        tuning = self._tune(program, dynamic, keys.warmup, args, kwargs)
+        launch = self._launch(program, dynamic, tuning, keys.flow)
+        progress = self._progress(launch.sampler)
+        try:
+            launch.sampler.sample(launch.starts, launch.data)
+        finally:
+            progress.close()
+        self._finish(launch)
+
+    def _launch(self, program, dynamic, tuning, flow_key) -> Launch:
+        """The flowMC sampler set up from ``tuning``, with its starts and data."""
         step_size, inverse_mass = self._local_settings(tuning, program.dimension)
         whitened = inverse_mass.ndim == 2
         cholesky = np.linalg.cholesky(inverse_mass) if whitened else None
@@ -246,16 +295,22 @@ class FlowMC:
         data = {"dynamic": dynamic}
         if whitened:
             data["cholesky"] = jnp.asarray(cholesky, program.dtype)
+        local_tuning = tuning._replace(step_size=step_size, inverse_mass_matrix=inverse_mass,
+                                       n_leapfrog=n_leapfrog)
+        return Launch(sampler, jnp.asarray(starts, program.dtype), data, cholesky, dynamic,
+                      local_tuning)
+
+    def _progress(self, sampler, loops_done=0) -> LoopProgress:
+        """Per-loop progress bars attached to ``sampler`` (``loops_done`` loops behind it)."""
         progress = LoopProgress(self.settings["n_training_loops"],
                                 self.settings["n_production_loops"], self.settings["progress_bar"])
-        progress.attach(sampler)
-        try:
-            sampler.sample(jnp.asarray(starts, program.dtype), data)
-        finally:
-            progress.close()
-        self._collect(sampler.resources, cholesky, dynamic)
-        self.local_tuning = tuning._replace(step_size=step_size, inverse_mass_matrix=inverse_mass,
-                                            n_leapfrog=n_leapfrog)
+        progress.attach(sampler, loops_done)
+        return progress
+
+    def _finish(self, launch) -> None:
+        """The finished run's draws, statistics and local tuning into this object."""
+        self._collect(launch.sampler.resources, launch.cholesky, launch.dynamic)
+        self.local_tuning = launch.local_tuning
 
     def _prepare(self, key, args, kwargs):
         """The model program (kept while the argument shapes stay) and this run's arrays."""
@@ -272,8 +327,12 @@ class FlowMC:
             self._cache[name] = factory()
         return self._cache[name]
 
-    def _tune(self, program, dynamic, key, args, kwargs) -> LocalTuning:
-        """Local step size, inverse mass matrix and starts: NUTS warmup or the given values."""
+    def _tune(self, program, dynamic, key, args, kwargs, run_warmup=None) -> LocalTuning:
+        """Local step size, inverse mass matrix and starts: NUTS warmup or the given values.
+
+        ``run_warmup``: how the NUTS warmup runs (see
+        :func:`~hierax.infer.flowmc_warmup.nuts_local_tuning`).
+        """
         settings = self.settings
         if settings["warmup_steps"] == 0:
             starts = program.initial_positions(key, settings["n_chains"], dynamic)
@@ -285,7 +344,7 @@ class FlowMC:
             num_starts=settings["n_chains"], dense_mass=settings["dense_mass"],
             target_accept_prob=settings["target_accept_prob"],
             max_tree_depth=settings["max_tree_depth"], init_strategy=self.init_strategy,
-            progress_bar=settings["progress_bar"], cache=self._cache)
+            progress_bar=settings["progress_bar"], cache=self._cache, run_warmup=run_warmup)
 
     def _local_settings(self, tuning, dimension):
         """``(step_size, inverse_mass_matrix)``: explicit values where given, else warmup's."""

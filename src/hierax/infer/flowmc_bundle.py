@@ -164,7 +164,8 @@ def _reuse(sampler, bundle, rng_key):
 
 
 class LoopProgress:
-    """A tqdm bar per phase, advanced after each flowMC training or production loop.
+    """A progress bar per phase, advanced after each flowMC training or production loop
+    (:func:`hierax.infer.progress.progress_display`: plain lines when not a terminal).
 
     Each loop of flowMC's bundles ends with its ``update_local_step`` strategy,
     so wrapping that strategy counts loops without changing what it does.
@@ -177,7 +178,8 @@ class LoopProgress:
         self.loops_done = 0
         self._bar = None
 
-    def attach(self, sampler):
+    def attach(self, sampler, loops_done=0):
+        """Count ``sampler``'s loops from now on; ``loops_done`` loops are already behind it."""
         strategy = sampler.strategies["update_local_step"]
         strategy = getattr(strategy, "counted_strategy", strategy)
 
@@ -188,14 +190,18 @@ class LoopProgress:
 
         counted.counted_strategy = strategy
         sampler.strategies["update_local_step"] = counted
-        self._open("flowMC training", self.n_training_loops)
+        self.loops_done = loops_done
+        if loops_done < self.n_training_loops:
+            self._open("flowMC training", self.n_training_loops, loops_done)
+        else:
+            self._open("flowMC production", self.n_production_loops,
+                       loops_done - self.n_training_loops)
 
-    def _open(self, description, total):
+    def _open(self, description, total, initial=0):
         if self.enabled:
-            from tqdm.auto import tqdm
+            from hierax.infer.progress import progress_display
 
-            self._bar = tqdm(total=total, desc=description, unit="loop", leave=True,
-                             dynamic_ncols=True)
+            self._bar = progress_display(total, description, unit="loop", initial=initial)
 
     def _advance(self):
         self.loops_done += 1

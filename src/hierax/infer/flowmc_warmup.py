@@ -64,7 +64,7 @@ def _post_warmup_sampler(nuts, program, num_draws):
 
 def nuts_local_tuning(model, program, dynamic, rng_key, model_args, model_kwargs, *, num_warmup,
                       num_chains, num_starts, dense_mass, target_accept_prob, max_tree_depth,
-                      init_strategy, progress_bar, cache) -> LocalTuning:
+                      init_strategy, progress_bar, cache, run_warmup=None) -> LocalTuning:
     """Run the NUTS warmup of ``model`` and pool what flowMC's local sampler needs.
 
     Args:
@@ -82,6 +82,10 @@ def nuts_local_tuning(model, program, dynamic, rng_key, model_args, model_kwargs
         progress_bar: show the warmup's progress bar.
         cache: dict kept by the caller across runs with the same ``program``
             layout: the compiled warmup and draws are reused from it.
+        run_warmup: ``run_warmup(mcmc, key, model_args, model_kwargs)`` runs the
+            warmup of the NUTS ``mcmc`` and leaves its end in
+            ``mcmc.post_warmup_state`` (as ``mcmc.warmup`` does, the default);
+            :mod:`hierax.infer.flowmc_checkpoint` passes a checkpointed one.
     """
     from hierax.infer.hmc import NUTS
     from hierax.infer.mcmc import MCMC
@@ -99,7 +103,10 @@ def nuts_local_tuning(model, program, dynamic, rng_key, model_args, model_kwargs
     mcmc, draw = cache[cache_key]
     warmup_key, draws_key = jax.random.split(rng_key)
     mcmc.post_warmup_state = None
-    mcmc.warmup(warmup_key, *model_args, **model_kwargs)
+    if run_warmup is None:
+        mcmc.warmup(warmup_key, *model_args, **model_kwargs)
+    else:
+        run_warmup(mcmc, warmup_key, model_args, model_kwargs)
     kernel_state = mcmc.post_warmup_state.kernel_state
     positions, steps, diverging = (np.asarray(x) for x in draw(
         jax.random.split(draws_key, num_chains), kernel_state, dynamic))

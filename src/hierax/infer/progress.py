@@ -38,19 +38,22 @@ class Pieces:
 
     Iterate to get the next stop; the time between two ``next`` calls is taken as
     the time of the piece just run, so run (and wait for) each piece before
-    asking for the next stop. The first piece is one iteration (it pays for
+    asking for the next stop. The first piece is one iteration (it may pay for
     compilation); later pieces grow at most ``4x`` per step toward the length the
-    measured speed allows. ``max_piece`` caps a piece's length in iterations.
+    *slowest* iterations seen so far allow (NUTS iterations vary a thousandfold in
+    cost during warmup, so the average would overshoot). ``max_piece`` caps a
+    piece's length in iterations.
     """
 
     def __init__(self, start: int, stop: int, *, max_piece: int | None = None,
                  seconds: float | None = None):
-        self.position = start
+        self._start = self.position = start
         self.stop = stop
         self.max_piece = max(1, max_piece or stop - start)
         self.seconds = PIECE_SECONDS if seconds is None else seconds
         self._length = 0
         self._asked = None
+        self._slowest = 0.0  # seconds per iteration, over the pieces after the first
 
     def __iter__(self):
         return self
@@ -58,9 +61,12 @@ class Pieces:
     def _next_length(self) -> int:
         if not self._length:
             return 1
-        elapsed = time.perf_counter() - self._asked
-        rate = self._length / max(elapsed, 1e-9)
-        return max(1, min(round(rate * self.seconds), self._length * _GROWTH))
+        per_iteration = (time.perf_counter() - self._asked) / self._length
+        first_piece = self.position - self._length == self._start
+        if not first_piece:
+            self._slowest = max(self._slowest, per_iteration)
+        fits = round(self.seconds / max(self._slowest or per_iteration, 1e-12))
+        return max(1, min(fits, self._length * _GROWTH))
 
     def __next__(self) -> int:
         if self.position >= self.stop:

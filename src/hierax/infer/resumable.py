@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hierax._files import replace_atomically
+from hierax.infer.interrupts import interrupt_guard
 from hierax.infer.progress import Pieces
 from hierax.infer.state_tree import class_path, decode_state, encode_state
 
@@ -276,10 +277,11 @@ class CheckpointedRun:
             chain = mcmc._initial_chain_state(key, init_params)
         end_of_warmup = mcmc.num_warmup
         end = end_of_warmup + mcmc.num_samples
-        if self._iteration(chain) < end_of_warmup:
-            chain = self._warmup(chain, segments, settings)
-        if self._iteration(chain) < end:
-            chain = self._sample(chain, segments, settings)
+        with interrupt_guard():  # a Ctrl-C between two segments is not lost either
+            if self._iteration(chain) < end_of_warmup:
+                chain = self._warmup(chain, segments, settings)
+            if self._iteration(chain) < end:
+                chain = self._sample(chain, segments, settings)
         self._finish(chain, segments, extra_fields)
 
     @staticmethod
@@ -363,3 +365,37 @@ class CheckpointedRun:
 
 
 # -- only the warmup ------------------------------------------------------------------
+
+
+class CheckpointedWarmup(CheckpointedRun):
+    """Only the warmup of ``mcmc``, segment by segment into ``folder``, resumable.
+
+    Like :meth:`MCMC.warmup <hierax.infer.MCMC.warmup>`: after :meth:`run`,
+    ``mcmc.post_warmup_state`` (and ``last_state``) is the chains' state at the
+    end of the warmup, bit for bit the one of an uninterrupted warmup. Its
+    segments are those of :class:`CheckpointedRun` (warmup phase only).
+
+    Args:
+        mcmc, folder, resume, log, segment_seconds, max_segment_draws: as for
+            :class:`CheckpointedRun`.
+        settings: further settings the segments record and a resumed run must
+            share (JSON values; e.g. those of a sampler that runs this warmup),
+            named in the error when they differ.
+    """
+
+    def __init__(self, mcmc, folder, *, settings: dict | None = None, **options):
+        super().__init__(mcmc, folder, **options)
+        self.settings = json.loads(json.dumps(settings or {}))
+
+    def _intact_segments(self, settings) -> list[Segment]:
+        return super()._intact_segments({**settings, **self.settings})
+
+    def _write(self, segments, settings, *args, **kwargs):
+        super()._write(segments, {**settings, **self.settings}, *args, **kwargs)
+
+    def _sample(self, chain, segments, settings):
+        return chain  # warmup only
+
+    def _finish(self, chain, segments, extra_fields) -> None:
+        self.mcmc.post_warmup_state = chain
+        self.mcmc.last_state = chain
