@@ -35,6 +35,7 @@ def quick_suite(tmp_path_factory):
     return out, done
 
 
+@pytest.mark.slow
 def test_quick_suite_writes_json_and_markdown(quick_suite):
     out, done = quick_suite
     results = json.loads((out / "suite_quick.json").read_text())
@@ -60,6 +61,7 @@ def test_quick_suite_writes_json_and_markdown(quick_suite):
     assert text.strip() in done.stdout
 
 
+@pytest.mark.slow
 def test_missing_peers_are_skipped(quick_suite, monkeypatch, tmp_path, capsys):
     from bench import suite
 

@@ -79,6 +79,7 @@ def test_catalog_rejects_bad_arguments():
 # -- gaia_cluster.py ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_gaia_cluster_recovers_the_cluster_distance(gaia_run):
     result, _ = gaia_run
     row = result["population"]["D"]
@@ -89,6 +90,7 @@ def test_gaia_cluster_recovers_the_cluster_distance(gaia_run):
     assert result["num_divergences"] == 0
 
 
+@pytest.mark.slow
 def test_gaia_cluster_membership_separates_members(gaia_run):
     """Membership probabilities rank true members above field stars (AUC)."""
     result, _ = gaia_run
@@ -102,6 +104,7 @@ def test_gaia_cluster_membership_separates_members(gaia_run):
     assert p[member].mean() > p[~member].mean() + 0.4
 
 
+@pytest.mark.slow
 def test_gaia_single_star_matches_quadrature(gaia_run):
     """The MCMC posterior median of one star's distance against a 1-D quadrature."""
     result, _ = gaia_run

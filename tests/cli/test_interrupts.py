@@ -127,6 +127,7 @@ def interrupt(argv, output, phase, signal_number):
     return process.returncode, stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["slice", "nuts"])
 def test_sigint_and_sigkill_in_warmup_and_sampling_resume_to_the_same_draws(catalog, reference,
                                                                              kind):
@@ -148,6 +149,7 @@ def test_sigint_and_sigkill_in_warmup_and_sampling_resume_to_the_same_draws(cata
     assert_same_draws(output, reference[kind])
 
 
+@pytest.mark.slow
 def test_an_interrupted_flowmc_run_resumes_to_the_same_draws(catalog, tmp_path, monkeypatch):
     """Ctrl-C in flowMC's strategy loop, then ``--resume`` (the library's own tests,
     tests/infer/test_flowmc_resume.py, interrupt it everywhere else)."""

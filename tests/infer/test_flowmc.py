@@ -82,6 +82,7 @@ def _sd_tolerance(chains):
     return 5 * np.sqrt((fourth - variance**2) / ess_bulk(chains)) / (2 * np.sqrt(variance))
 
 
+@pytest.mark.slow
 def test_gaussian_moments_and_correlation(flow_run):
     _, samples = flow_run
     x = samples["x"]
@@ -95,6 +96,7 @@ def test_gaussian_moments_and_correlation(flow_run):
     assert abs(np.corrcoef(flat.T)[0, 1] - 0.8) < 5 * (1 - 0.8**2) / np.sqrt(ess)
 
 
+@pytest.mark.slow
 def test_positive_site_is_returned_constrained(flow_run):
     sampler, samples = flow_run
     scale = samples["scale"]
@@ -109,6 +111,7 @@ def test_positive_site_is_returned_constrained(flow_run):
     assert np.all(np.isfinite(np.asarray(sampler.get_extra_fields()["potential_energy"])))
 
 
+@pytest.mark.slow
 def test_global_moves_give_the_mixture_weights(flow_run):
     sampler, samples = flow_run
     upper = (samples["b"] > 0).astype(float)
@@ -127,6 +130,7 @@ def test_global_moves_give_the_mixture_weights(flow_run):
     assert sampler.acceptance["production"]["global"] > 0.05
 
 
+@pytest.mark.slow
 def test_agrees_with_nuts_within_a_fifth_of_a_posterior_sd(flow_run):
     """The issue's acceptance 3, on the unimodal sites (NUTS cannot cross b's modes)."""
     _, samples = flow_run
@@ -140,6 +144,7 @@ def test_agrees_with_nuts_within_a_fifth_of_a_posterior_sd(flow_run):
         assert np.all(gap < 0.2 * flow.std(0)), (name, gap, flow.std(0))
 
 
+@pytest.mark.slow
 def test_summary_reports_ess_rhat_and_which_draws(flow_run, capsys):
     sampler, _ = flow_run
     sampler.print_summary()
@@ -152,6 +157,7 @@ def test_summary_reports_ess_rhat_and_which_draws(flow_run, capsys):
     assert sampler.local_tuning.inverse_mass_matrix.shape == (4,)
 
 
+@pytest.mark.slow
 def test_same_key_gives_the_same_draws(flow_run):
     sampler, samples = flow_run
     # A typed key with the same bits as PRNGKey(0); the second run reuses the compiled steps.

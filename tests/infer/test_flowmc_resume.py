@@ -23,6 +23,7 @@ import hierax
 import hierax.distributions as dist
 
 pytest.importorskip("flowMC")
+pytestmark = pytest.mark.slow  # about a minute: run by `pytest -m slow` and in CI
 
 from flowMC.strategy.take_steps import TakeSteps  # noqa: E402
 from flowMC.strategy.train_model import TrainModel  # noqa: E402

@@ -105,6 +105,7 @@ def test_mass_mixture_integrates_to_total_rate(x64):
     assert np.all(per_batch[1][:2] > per_batch[0][:2]) and np.all(np.isneginf(per_batch[:, 2]))
 
 
+@pytest.mark.slow
 def test_full_model_density_factorises_and_is_jit_vmap_grad_safe(x64):
     hyper = {k: jnp.asarray(v) for k, v in FULL_HYPER.items()}
     theta, labels = jax.jit(FULL_MODEL.sample, static_argnums=2)(jax.random.PRNGKey(0), hyper,
