@@ -26,7 +26,6 @@ def _share_compiled_programs() -> None:
         "jax_compilation_cache_dir": str(XLA_CACHE),
         "jax_persistent_cache_min_compile_time_secs": 0.0,
         "jax_persistent_cache_min_entry_size_bytes": 0,
-        "jax_compilation_cache_max_size": 2**30,  # bytes; least recently used go first
     }
     for name, value in settings.items():
         os.environ.setdefault(name.upper(), str(value))  # command-line runs started by tests
