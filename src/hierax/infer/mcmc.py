@@ -103,8 +103,8 @@ class MCMC:
         chain_method: ``"parallel"`` (the default, as in NumPyro), ``"sequential"`` or
             ``"vectorized"`` (see the module docstring). On one CPU device,
             ``"parallel"`` runs the chains in host threads, the fastest way there
-            (four NUTS chains of eight schools: 0.25 s against 0.53 s one after the
-            other and 0.65 s vectorized, BENCHMARKS.md); on one accelerator it runs
+            (four NUTS chains of eight schools: 0.31 s against 0.51 s one after the
+            other and 0.42 s vectorized, BENCHMARKS.md); on one accelerator it runs
             them vectorized and says so.
         progress_bar: show progress (phase, step size, divergences so far).
         jit_model_args: array arguments are traced inputs by default, so new
