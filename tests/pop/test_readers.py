@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from hierax.pop.readers import (
+    NoLogPriorWarning,
     find_event_files,
     read_gwkokab_hdf5,
     read_pesummary,
@@ -161,9 +162,11 @@ def test_gwkokab_hdf5_non_finite_and_empty(tmp_path):
 
 def test_pesummary_labels():
     path = str(DATA / "pesummary" / "GW000001_000001.h5")
-    first = read_pesummary(path, MASSES)
+    with pytest.warns(NoLogPriorWarning, match="read_pesummary_events removes the LVK prior"):
+        first = read_pesummary(path, MASSES)
     np.testing.assert_array_equal(first.theta[:, 0], 35 + np.arange(5.0))
-    mixed = read_pesummary(path, MASSES, label="C01:Mixed")
+    with pytest.warns(NoLogPriorWarning):
+        mixed = read_pesummary(path, MASSES, label="C01:Mixed")
     np.testing.assert_array_equal(mixed.theta[:, 0], 135 + np.arange(5.0))
     assert mixed.event_names == ("GW000001_000001",)
     with_prior = read_pesummary(path, MASSES, log_prior_column="log_likelihood")
@@ -175,7 +178,8 @@ def test_pesummary_labels():
 
 
 def test_pesummary_older_layout_and_several_files():
-    events = read_pesummary(str(DATA / "pesummary" / "GW*.h5"), MASSES)
+    with pytest.warns(NoLogPriorWarning):
+        events = read_pesummary(str(DATA / "pesummary" / "GW*.h5"), MASSES)
     assert events.event_names == ("GW000001_000001", "GW000002_000002")
     np.testing.assert_array_equal(events.event(1)[0], [[12, 8], [13, 9], [14, 10]])
 

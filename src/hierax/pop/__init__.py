@@ -12,7 +12,9 @@ of the detectors:
 - :mod:`hierax.pop.selection`: the expected number of detections
   ``mu(Lambda)`` (injections, a semi-analytic detector, neural or tabulated VT);
 - :mod:`hierax.pop.mock` and :mod:`hierax.pop.readers`: mock catalogs and the
-  readers of per-event posterior samples;
+  readers of per-event posterior samples; :mod:`hierax.pop.pesummary` reads LVK
+  PESummary releases and removes their parameter-estimation prior
+  (:mod:`hierax.pop.pe_prior`);
 - :mod:`hierax.pop.priors`: priors on the hyperparameters from JSON configs.
 
 Needs the ``pop`` extra: ``pip install "hierax[pop]"``.
@@ -48,6 +50,8 @@ from hierax.pop.models import (
     RedshiftModel,
 )
 from hierax.pop.parameters import parameter_names
+from hierax.pop.pe_prior import PEPrior, log_pe_prior
+from hierax.pop.pesummary import LabelFallbackWarning, read_pesummary_events
 from hierax.pop.priors import (
     PriorSpec,
     UnusedPriorKeyWarning,
@@ -87,6 +91,7 @@ __all__ = [
     "FewSamplesWarning",
     "InputWarning",
     "IsotropicGaussianTilts",
+    "LabelFallbackWarning",
     "LikelihoodTerms",
     "MadauDickinsonRedshift",
     "MockCatalog",
@@ -94,6 +99,7 @@ __all__ = [
     "MonteCarloErrorWarning",
     "NoLogPriorWarning",
     "OrderedTruncatedNormalMasses",
+    "PEPrior",
     "PopulationModel",
     "PowerLawPrimaryMassRatio",
     "PowerLawRedshift",
@@ -108,6 +114,7 @@ __all__ = [
     "custom",
     "find_event_files",
     "injection",
+    "log_pe_prior",
     "log_prior",
     "make_mock_catalog",
     "neural_vt",
@@ -117,6 +124,7 @@ __all__ = [
     "population_model",
     "read_gwkokab_hdf5",
     "read_pesummary",
+    "read_pesummary_events",
     "read_text_events",
     "record_diagnostics",
     "run_nuts",

@@ -160,8 +160,11 @@ def read_pesummary(
         columns: the parameter columns to keep (e.g. ``"mass_1_source"``).
         label: the analysis to read (e.g. ``"C01:Mixed"``); ``None`` takes the only
             one, or the first in the file's order when there are several.
-        log_prior_column: a column holding ``ln pi`` of the samples, if any; LVK files
-            store the prior separately, so the default is a flat reference prior.
+        log_prior_column: a column holding ``ln pi`` of the samples, if any. LVK files
+            store the prior separately: without this column the samples are taken as
+            drawn under a flat reference prior, with a :class:`NoLogPriorWarning`.
+            :func:`hierax.pop.pesummary.read_pesummary_events` removes the LVK prior
+            exactly, converts detector-frame columns and prefers ``C01:Mixed``.
     """
 
     def load(path: Path) -> _Table:
@@ -171,7 +174,16 @@ def read_pesummary(
             chosen = _choose_label(labels, label, path)
             return _table_from_hdf5(handle[chosen]["posterior_samples"], path)
 
-    return _read_all(find_event_files(pattern), columns, log_prior_column, load)
+    events = _read_all(find_event_files(pattern), columns, log_prior_column, load)
+    if log_prior_column is None:
+        warnings.warn(
+            f"read_pesummary: the samples of {', '.join(_checked_columns(columns))} are taken "
+            "as drawn under a flat reference prior in these columns, which LVK samples are "
+            "not; hierax.pop.pesummary.read_pesummary_events removes the LVK prior.",
+            NoLogPriorWarning,
+            stacklevel=2,
+        )
+    return events
 
 
 # -- all files together -----------------------------------------------------------------

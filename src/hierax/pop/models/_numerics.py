@@ -16,6 +16,7 @@ import numpy as np
 
 from hierax.distributions import constraints
 from hierax.distributions.power_law import _bernoulli_cgf_over_t, _log_power_integral
+from hierax.distributions.util import broadcast_shape
 
 __all__ = [
     "float_dtype",
@@ -35,6 +36,16 @@ __all__ = [
     "sum_to_batch",
     "weighted_feature_sums",
 ]
+
+
+def parameter_batch_shape(owner: str, **params) -> tuple[int, ...]:
+    """The broadcast shape of a distribution's parameters (``None`` ones left out); an
+    error naming ``owner`` and every parameter's shape when they do not broadcast."""
+    shapes = {name: np.shape(value) for name, value in params.items() if value is not None}
+    try:
+        return broadcast_shape(*shapes.values())
+    except ValueError:
+        raise ValueError(f"{owner}: parameter shapes {shapes} do not broadcast.") from None
 
 
 def float_dtype(*values):

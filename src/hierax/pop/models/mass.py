@@ -26,7 +26,6 @@ import jax.numpy as jnp
 
 from hierax.distributions import constraints
 from hierax.distributions.distribution import Distribution, check_ordered_bounds, validate_sample
-from hierax.distributions.util import broadcast_shape
 from hierax.pop.models._numerics import (
     MassPairSupport,
     cumulative_trapezoid,
@@ -37,6 +36,7 @@ from hierax.pop.models._numerics import (
     log_power_integral,
     log_power_law_cdf,
     log_power_law_cdf_partials,
+    parameter_batch_shape,
     power_law_icdf,
     safe_log,
     sum_to_batch,
@@ -76,13 +76,7 @@ class PowerLawPrimaryMassRatio(Distribution):
         params = {"alpha": alpha, "beta": beta, "mmin": mmin, "mmax": mmax}
         if delta is not None:
             params["delta"] = delta
-        shapes = {k: jnp.shape(v) for k, v in params.items()}
-        try:
-            batch_shape = broadcast_shape(*shapes.values())
-        except ValueError:
-            raise ValueError(
-                f"PowerLawPrimaryMassRatio: parameter shapes {shapes} do not broadcast."
-            ) from None
+        batch_shape = parameter_batch_shape("PowerLawPrimaryMassRatio", **params)
         self.alpha, self.beta, self.mmin, self.mmax, self.delta = alpha, beta, mmin, mmax, delta
         super().__init__(batch_shape, (2,), validate_args=validate_args)
 

@@ -27,11 +27,12 @@ from jax.scipy.special import log_ndtr
 from hierax.distributions import constraints
 from hierax.distributions.distribution import Distribution, validate_sample
 from hierax.distributions.truncated import TruncatedNormal, log1mexp
-from hierax.distributions.util import broadcast_shape, is_concrete
+from hierax.distributions.util import is_concrete
 from hierax.pop.models._numerics import (
     MassPairSupport,
     float_dtype,
     panel_nodes,
+    parameter_batch_shape,
     safe_logsumexp,
     sum_to_batch,
     weighted_feature_sums,
@@ -99,13 +100,8 @@ class OrderedTruncatedNormalMasses(Distribution):
         validate_args=None,
     ):
         values = (m1_loc, m1_scale, m1_low, m1_high, m2_loc, m2_scale, m2_low, m2_high)
-        shapes = {name: jnp.shape(v) for name, v in zip(_PARAM_NAMES, values, strict=True)}
-        try:
-            batch_shape = broadcast_shape(*shapes.values())
-        except ValueError:
-            raise ValueError(
-                f"OrderedTruncatedNormalMasses: parameter shapes {shapes} do not broadcast."
-            ) from None
+        batch_shape = parameter_batch_shape(
+            "OrderedTruncatedNormalMasses", **dict(zip(_PARAM_NAMES, values, strict=True)))
         for name, value in zip(_PARAM_NAMES, values, strict=True):
             setattr(self, name, value)
         super().__init__(batch_shape, (2,), validate_args=validate_args)

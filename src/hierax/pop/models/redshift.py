@@ -25,13 +25,14 @@ import numpy as np
 
 from hierax.distributions import constraints
 from hierax.distributions.distribution import Distribution, validate_sample
-from hierax.distributions.util import broadcast_shape, is_concrete
+from hierax.distributions.util import is_concrete
 from hierax.pop.cosmology import PLANCK15, Cosmology
 from hierax.pop.models._numerics import (
     cumulative_trapezoid,
     float_dtype,
     integrate_panels,
     invert_cumulative,
+    parameter_batch_shape,
 )
 
 __all__ = ["MadauDickinsonRedshift", "PowerLawRedshift", "RedshiftModel"]
@@ -60,13 +61,7 @@ class RedshiftModel(Distribution):
                 f"got {type(cosmology).__name__}."
             )
         params = dict(params, z_max=z_max)
-        shapes = {k: jnp.shape(v) for k, v in params.items()}
-        try:
-            batch_shape = broadcast_shape(*shapes.values())
-        except ValueError:
-            raise ValueError(
-                f"{type(self).__name__}: parameter shapes {shapes} do not broadcast."
-            ) from None
+        batch_shape = parameter_batch_shape(type(self).__name__, **params)
         for name, value in params.items():
             setattr(self, name, value)
         self.cosmology = cosmology

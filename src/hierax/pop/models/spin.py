@@ -19,18 +19,15 @@ import numpy as np
 from hierax.distributions import constraints
 from hierax.distributions.distribution import Distribution, validate_sample
 from hierax.distributions.truncated import TruncatedNormal
-from hierax.distributions.util import broadcast_shape, is_concrete
-from hierax.pop.models._numerics import float_dtype
+from hierax.distributions.util import is_concrete
+from hierax.pop.models._numerics import (
+    float_dtype,
+    parameter_batch_shape,
+)
 
 __all__ = ["BetaFromMeanVariance", "IsotropicGaussianTilts", "beta_concentrations"]
 
 
-def _batch_shape(name, **params):
-    shapes = {k: jnp.shape(v) for k, v in params.items()}
-    try:
-        return broadcast_shape(*shapes.values())
-    except ValueError:
-        raise ValueError(f"{name}: parameter shapes {shapes} do not broadcast.") from None
 
 
 def beta_concentrations(mean, variance):
@@ -68,7 +65,7 @@ class BetaFromMeanVariance(Distribution):
     reparametrized_params = ["mean", "variance"]
 
     def __init__(self, mean, variance, *, validate_args=None):
-        batch_shape = _batch_shape(type(self).__name__, mean=mean, variance=variance)
+        batch_shape = parameter_batch_shape(type(self).__name__, mean=mean, variance=variance)
         # Stored in the instance dict: ``mean``/``variance`` are also the properties below.
         self.__dict__["mean"], self.__dict__["variance"] = mean, variance
         super().__init__(batch_shape, (), validate_args=validate_args)
@@ -138,7 +135,8 @@ class IsotropicGaussianTilts(Distribution):
     reparametrized_params = []
 
     def __init__(self, zeta, scale1, scale2, *, validate_args=None):
-        batch_shape = _batch_shape(type(self).__name__, zeta=zeta, scale1=scale1, scale2=scale2)
+        batch_shape = parameter_batch_shape(type(self).__name__, zeta=zeta, scale1=scale1,
+                                            scale2=scale2)
         self.zeta, self.scale1, self.scale2 = zeta, scale1, scale2
         super().__init__(batch_shape, (2,), validate_args=validate_args)
 

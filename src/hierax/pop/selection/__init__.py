@@ -13,6 +13,13 @@ from .config import (
 )
 from .custom import custom
 from .injection import injection, write_injection_npz
+from .lvk_injections import (
+    InjectionSet,
+    combine_injection_sets,
+    lvk_injection_layout,
+    lvk_injections,
+    read_lvk_injections,
+)
 from .neural_vt import NeuralVT, load_neural_vt, neural_vt, save_neural_vt
 from .vt_grid import vt_grid
 
@@ -21,6 +28,7 @@ __all__ = [
     "AnalyticPdetConfig",
     "CustomConfig",
     "InjectionConfig",
+    "InjectionSet",
     "NeuralVT",
     "NeuralVTConfig",
     "SelectionEstimator",
@@ -28,12 +36,16 @@ __all__ = [
     "VTGridConfig",
     "analytic_pdet",
     "angular_factor_survival",
+    "combine_injection_sets",
     "custom",
     "from_config",
     "injection",
     "load_neural_vt",
+    "lvk_injection_layout",
+    "lvk_injections",
     "neural_vt",
     "parse_selection_config",
+    "read_lvk_injections",
     "save_neural_vt",
     "vt_grid",
     "write_injection_npz",

@@ -52,13 +52,15 @@ class _ReferenceDraws(_Config):
 
 
 class InjectionConfig(_Config):
-    """Found injections (LVK HDF5 or hierax ``.npz``), :func:`.injection`."""
+    """Found injections (LVK HDF5 or hierax ``.npz``), :func:`.injection`; ``filename`` may
+    list several LVK files of different campaigns, which are combined."""
 
     estimator_type: Literal["injection"]
-    filename: str
+    filename: str | list[str]
     far_cut: pydantic.PositiveFloat = 1.0
     snr_cut: float = 10.0
     ifar_pipelines: list[str] | None = None
+    snr_field: str | None = None
     spin_magnitude_max: pydantic.PositiveFloat = 0.998
     time_scale: pydantic.PositiveFloat | None = None
 
@@ -182,12 +184,17 @@ def _draw_options(cfg) -> dict:
 
 
 def _build_injection(cfg, names, cosmology, base_dir):
+    filenames = [cfg.filename] if isinstance(cfg.filename, str) else cfg.filename
+    if not filenames:
+        raise ValueError("selection config (injection): 'filename' lists no file.")
+    resolved = [_resolve(name, base_dir) for name in filenames]
     return injection(
-        _resolve(cfg.filename, base_dir),
+        resolved[0] if isinstance(cfg.filename, str) else resolved,
         names,
         far_cut=cfg.far_cut,
         snr_cut=cfg.snr_cut,
         ifar_pipelines=cfg.ifar_pipelines,
+        snr_field=cfg.snr_field,
         spin_magnitude_max=cfg.spin_magnitude_max,
         time=cfg.time_scale,
         cosmology=cosmology,

@@ -2,18 +2,11 @@
 
 Two file formats:
 
-1. The LVK sensitivity-injection HDF5 layout (O3, e.g. ``endo3_bbhpop-LIGO-T2100113``):
-   group ``injections`` with datasets ``mass1_source``, ``mass2_source``,
-   ``redshift``, ``sampling_pdf`` (joint draw density in source masses, redshift
-   and Cartesian spin components), ``spin{1,2}{x,y,z}``, one ``ifar_<pipeline>``
-   per search pipeline (years) and ``optimal_snr_net``/``observed_snr_net``; and the
-   attributes ``total_generated`` and ``analysis_time_s``. An injection is found when
-   any selected pipeline's ``ifar`` exceeds ``1 / far_cut``; files without ``ifar``
-   columns (and O1/O2 entries marked in ``name``) use the network SNR ``> snr_cut``.
-   Spins are converted to magnitudes and tilt cosines, with the Jacobian
-   ``2 pi a^2`` per spin after integrating the azimuth; columns the population
-   does not model are divided out assuming isotropic spins with magnitudes
-   uniform on ``[0, spin_magnitude_max]`` (as the O3 injections were drawn).
+1. LVK sensitivity-injection HDF5 files (O3 ``injections`` group, the O1+O2+O3
+   mixture, O4 ``events`` table), read by :mod:`.lvk_injections`: layouts,
+   detection thresholds (FAR per search, SNR for semianalytic injections), the
+   draw density in the population's coordinates and the combination of several
+   campaigns are described there.
 2. hierax's own ``.npz`` format: one array per column (named as in
    :mod:`hierax.pop.parameters`), ``log_draw_density`` (ln of the draw density in
    exactly those columns), the scalars ``total_generated`` and ``analysis_time``
@@ -32,22 +25,23 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..cosmology import PLANCK15, Cosmology
-from ..parameters import COS_TILTS, PRIMARY_MASS, REDSHIFT, SECONDARY_MASS, SPIN_MAGNITUDES
+from ..parameters import PRIMARY_MASS, REDSHIFT
 from .base import SelectionEstimator
+from .lvk_injections import lvk_injections
 
 __all__ = ["injection", "write_injection_npz"]
 
-SECONDS_PER_YEAR = 365.25 * 86400.0
-_SNR_COLUMNS = ("observed_phase_maximized_snr_net", "observed_snr_net", "optimal_snr_net")
+_HDF5_SUFFIXES = (".hdf5", ".h5", ".hdf")
 
 
 def injection(
-    filename: str | os.PathLike,
+    filename: str | os.PathLike | Sequence[str | os.PathLike],
     parameter_names: Sequence[str],
     *,
     far_cut: float = 1.0,
     snr_cut: float = 10.0,
     ifar_pipelines: Sequence[str] | None = None,
+    snr_field: str | None = None,
     spin_magnitude_max: float = 0.998,
     time: float | None = None,
     cosmology: Cosmology = PLANCK15,
@@ -56,28 +50,43 @@ def injection(
     """Read found injections from ``filename`` (``.hdf5``/``.h5`` LVK layout or ``.npz``).
 
     Args:
-        filename: the injection file.
+        filename: the injection file, or several LVK files of different campaigns
+            (combined, :func:`.lvk_injections.combine_injection_sets`).
         parameter_names: the population's columns.
-        far_cut: false-alarm-rate threshold per year (found: ``ifar > 1 / far_cut``).
-        snr_cut: network SNR threshold where no ``ifar`` is available.
-        ifar_pipelines: pipelines whose ``ifar_<name>`` columns count (default: all).
+        far_cut: false-alarm-rate threshold per year (found: ``FAR < far_cut`` in a search).
+        snr_cut: network SNR threshold of semianalytic injections.
+        ifar_pipelines: searches whose FAR/IFAR columns count (default: all).
+        snr_field: SNR field of semianalytic injections (default: per layout).
         spin_magnitude_max: largest injected spin magnitude (LVK files).
         time: observing time in years; default the file's analysis time.
         cosmology: for the volume weight of populations without redshift.
         batch_size: chunk size for evaluating the rate density over the draws.
     """
-    path = os.fspath(filename)
-    if not os.path.exists(path):
-        raise ValueError(f"injection: file {path!r} does not exist.")
+    paths = [filename] if isinstance(filename, (str, os.PathLike)) else list(filename)
+    for path in map(os.fspath, paths):
+        if not os.path.exists(path):
+            raise ValueError(f"injection: file {path!r} does not exist.")
     names = tuple(parameter_names)
-    if path.endswith(".npz"):
-        columns, log_q, total, analysis_time = _read_npz(path, names)
-    elif path.endswith((".hdf5", ".h5", ".hdf")):
-        columns, log_q, total, analysis_time = _read_lvk(
-            path, names, far_cut, snr_cut, ifar_pipelines, spin_magnitude_max
+    if paths and all(os.fspath(p).endswith(_HDF5_SUFFIXES) for p in paths):
+        return lvk_injections(
+            paths,
+            names,
+            far_cut=far_cut,
+            snr_cut=snr_cut,
+            pipelines=ifar_pipelines,
+            snr_field=snr_field,
+            spin_magnitude_max=spin_magnitude_max,
+            time=time,
+            cosmology=cosmology,
+            batch_size=batch_size,
         )
-    else:
-        raise ValueError(f"injection: {path!r}: expected a .hdf5/.h5 or .npz file.")
+    if len(paths) != 1 or not os.fspath(paths[0]).endswith(".npz"):
+        raise ValueError(
+            f"injection: {[os.fspath(p) for p in paths]!r}: expected one .npz file or one or "
+            "more .hdf5/.h5/.hdf files."
+        )
+    path = os.fspath(paths[0])
+    columns, log_q, total, analysis_time = _read_npz(path, names)
     if not columns[PRIMARY_MASS].size:
         raise ValueError(f"injection: no injection in {path!r} passes the detection threshold.")
     log_weight = np.zeros_like(log_q)
@@ -130,85 +139,3 @@ def _read_npz(path, names):
         int(content["total_generated"]),
         float(content["analysis_time"]),
     )
-
-
-def _read_lvk(path, names, far_cut, snr_cut, ifar_pipelines, spin_magnitude_max):
-    import h5py
-
-    with h5py.File(path, "r") as handle:
-        if "injections" not in handle:
-            raise ValueError(
-                f"injection: {path!r} has no 'injections' group (groups: {list(handle)})."
-            )
-        group = handle["injections"]
-        for attr in ("total_generated", "analysis_time_s"):
-            if attr not in group.attrs:
-                raise ValueError(f"injection: {path!r}: 'injections' lacks attribute {attr!r}.")
-        data = {key: np.asarray(group[key][()]) for key in group.keys()}
-        total = int(np.asarray(group.attrs["total_generated"]))
-        analysis_time = float(np.asarray(group.attrs["analysis_time_s"])) / SECONDS_PER_YEAR
-    for key in ("mass1_source", "mass2_source", "redshift", "sampling_pdf"):
-        if key not in data:
-            raise ValueError(f"injection: {path!r}: 'injections' lacks dataset {key!r}.")
-    found = _found(data, path, far_cut, snr_cut, ifar_pipelines)
-    data = {key: value[found] for key, value in data.items() if value.shape == found.shape}
-    columns = {
-        PRIMARY_MASS: data["mass1_source"],
-        SECONDARY_MASS: data["mass2_source"],
-        REDSHIFT: data["redshift"],
-    }
-    log_q = np.log(data["sampling_pdf"])
-    for i in (1, 2):
-        log_q = log_q + _spin_columns(data, i, names, columns, spin_magnitude_max, path)
-    unknown = [n for n in names if n not in columns]
-    if unknown:
-        raise ValueError(f"injection: {path!r} provides no column for {unknown}.")
-    return columns, log_q, total, analysis_time
-
-
-def _spin_columns(data, i, names, columns, a_max, path) -> np.ndarray:
-    """Add ``a_i``, ``cos_tilt_i``; return the log-Jacobian to the modelled spin columns."""
-    keys = [f"spin{i}{axis}" for axis in "xyz"]
-    if not all(key in data for key in keys):
-        if SPIN_MAGNITUDES[i - 1] in names or COS_TILTS[i - 1] in names:
-            raise ValueError(f"injection: {path!r} has no Cartesian spins {keys}.")
-        return np.zeros(data["sampling_pdf"].shape)
-    sx, sy, sz = (data[key] for key in keys)
-    magnitude = np.sqrt(sx**2 + sy**2 + sz**2)
-    columns[SPIN_MAGNITUDES[i - 1]] = magnitude
-    columns[COS_TILTS[i - 1]] = sz / magnitude
-    log_jacobian = np.log(2 * np.pi * magnitude**2)
-    if COS_TILTS[i - 1] not in names:
-        log_jacobian = log_jacobian - np.log(0.5)
-    if SPIN_MAGNITUDES[i - 1] not in names:
-        log_jacobian = log_jacobian + np.log(a_max)
-    return log_jacobian
-
-
-def _found(data, path, far_cut, snr_cut, ifar_pipelines) -> np.ndarray:
-    shape = data["mass1_source"].shape
-    ifar_keys = [key for key in data if key.startswith("ifar")]
-    if ifar_pipelines is not None:
-        wanted = {
-            f"ifar_{name}" if not name.startswith("ifar") else name for name in ifar_pipelines
-        }
-        missing = sorted(wanted - set(ifar_keys))
-        if missing:
-            raise ValueError(
-                f"injection: {path!r} lacks ifar columns {missing} (available: {ifar_keys})."
-            )
-        ifar_keys = sorted(wanted)
-    found = np.zeros(shape, bool)
-    for key in ifar_keys:
-        found |= data[key] > 1.0 / far_cut
-    snr_key = next((key for key in _SNR_COLUMNS if key in data), None)
-    if "name" in data and snr_key is not None:
-        early = np.isin(data["name"], [b"o1", b"o2", "o1", "o2"])
-        found |= early & (data[snr_key] > snr_cut)
-    if not ifar_keys:
-        if snr_key is None:
-            raise ValueError(
-                f"injection: {path!r} has neither ifar_* nor SNR columns to decide detection."
-            )
-        found |= data[snr_key] > snr_cut
-    return found
