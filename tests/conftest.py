@@ -7,7 +7,8 @@ Compiled programs are kept in a persistent XLA cache shared by the test workers 
 by the command-line runs the tests start: many tests build the same model afresh (a
 new ``MCMC`` object, a resumed run, a new process), and XLA then finds the program
 instead of compiling it again. The cache is keyed by the program and the JAX version,
-so it never changes a result; the whole suite runs about twice as fast.
+so it never changes a result. The suite takes about 30% less time with it, the
+checkpoint tests of tests/infer/test_resumable.py about 60% less.
 """
 
 import os
