@@ -301,6 +301,11 @@ def test_layout_detection(tmp_path):
     (tmp_path / "text.hdf5").write_text("m1 m2\n")
     with pytest.raises(ValueError, match=r"text\.hdf5' is not an HDF5 file"):
         lvk_injection_layout(tmp_path / "text.hdf5")
+    truncated = (tmp_path / "o3.hdf5").read_bytes()[:600]
+    (tmp_path / "truncated.hdf5").write_bytes(truncated)
+    with pytest.raises(ValueError, match=r"injection file '.*truncated\.hdf5' cannot be "
+                                         r"opened as an HDF5 file; it may be truncated"):
+        lvk_injection_layout(tmp_path / "truncated.hdf5")
     with pytest.raises(ValueError, match="does not exist"):
         lvk_injection_layout(tmp_path / "missing.hdf5")
 

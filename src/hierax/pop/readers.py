@@ -413,19 +413,20 @@ def _text_line(path: Path, row: int) -> str:
 # -- HDF5 files ------------------------------------------------------------------------------
 
 
-def _open_hdf5(path: Path):
-    """``h5py.File(path, "r")``; a file that is no HDF5 file is named as such."""
+def _open_hdf5(path, kind: str = "event file"):
+    """``h5py.File(path, "r")``; a file that is no HDF5 file, or a damaged one, is named
+    as such (``kind`` says what the file should be: ``"event file"``, ``"injection file"``)."""
     h5py = _h5py()
     if not h5py.is_hdf5(path):
         raise ValueError(
-            f"event file '{path}' is not an HDF5 file (it lacks the HDF5 signature)"
+            f"{kind} '{path}' is not an HDF5 file (it lacks the HDF5 signature)"
             f"{_looks_like_text(path)}."
         )
     try:
         return h5py.File(path, "r")
     except OSError:
         raise ValueError(
-            f"event file '{path}' cannot be opened as an HDF5 file; it may be truncated "
+            f"{kind} '{path}' cannot be opened as an HDF5 file; it may be truncated "
             "or damaged."
         ) from None
 
@@ -515,6 +516,6 @@ def _h5py():
         import h5py
     except ImportError as error:  # pragma: no cover - h5py is part of the pop extra
         raise ImportError(
-            "Reading HDF5 event files needs h5py (`pip install hierax[pop]`)."
+            "Reading HDF5 files (events, injections) needs h5py (`pip install hierax[pop]`)."
         ) from error
     return h5py

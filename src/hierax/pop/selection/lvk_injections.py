@@ -122,6 +122,7 @@ from ..parameters import (
     SECONDARY_MASS,
     SPIN_MAGNITUDES,
 )
+from ..readers import _h5py, _open_hdf5
 from .base import SelectionEstimator
 
 __all__ = [
@@ -399,16 +400,6 @@ def lvk_injections(
 # -- files, tables, metadata --------------------------------------------------------------
 
 
-def _h5py():
-    try:
-        import h5py
-    except ImportError as error:  # pragma: no cover - h5py is part of the pop extra
-        raise ImportError(
-            "Reading LVK injection files needs h5py (`pip install hierax[pop]`)."
-        ) from error
-    return h5py
-
-
 def _existing_path(filename) -> str:
     path = os.fspath(filename)
     if not os.path.exists(path):
@@ -417,10 +408,7 @@ def _existing_path(filename) -> str:
 
 
 def _open(path: str):
-    h5py = _h5py()
-    if not h5py.is_hdf5(path):
-        raise ValueError(f"injection file {path!r} is not an HDF5 file.")
-    return h5py.File(path, "r")
+    return _open_hdf5(path, kind="injection file")
 
 
 def _layout(handle, path: str) -> str:
