@@ -16,8 +16,8 @@ Subcommands (each prints one JSON line per run and appends it to ``--write``):
     python bench/pop_sampler_study.py pp --catalogs 20 --rate-scale 0.5 --plot pp.png
 
 ``run`` fits each catalog seed with one sampler (``nuts``: hierax NUTS, default
-settings; ``slice``: :func:`hierax.infer.slice.default_population_kernel`, the
-default; ``POPULATION_MCMC_SETTINGS``, 4 chains x (600 + 1,000), unless told
+settings; ``slice``: :func:`hierax.pop.defaults.population_kernel`, the
+default; ``SLICE_MCMC_SETTINGS``, 4 chains x (600 + 1,000), unless told
 otherwise) and reports per hyperparameter the split R-hat, bulk ESS, whether the
 truth is inside the central 90% interval, and the wall and CPU time (compilation
 included). ``pp`` fits ``--catalogs`` catalogs (seeds from ``--first-seed``; smaller ones with
@@ -103,7 +103,7 @@ def make_catalog(seed: int, rate_scale: float = 1.0, samples_per_event=SAMPLES_P
                               num_samples=SELECTION_DRAWS, z_max=Z_MAX, seed=seed)
     # One padded bucket: every event has the same number of samples, and the
     # bucketed reduction vectorizes over chains far better than segment sums on a CPU.
-    likelihood = DiscreteLikelihood(catalog.to_event_samples(), model.log_rate_density,
+    likelihood = DiscreteLikelihood(catalog.to_event_samples(), model,
                                     selection, n_buckets=1)
     return likelihood, catalog
 
@@ -124,10 +124,14 @@ def make_kernel(name, model):
     if name == "nuts":
         return NUTS(model)
     if name == "slice":
-        from hierax.infer.slice import default_population_kernel
+        from hierax.pop.defaults import population_kernel
 
-        return default_population_kernel(model)
-    raise ValueError(f"unknown sampler {name!r}; expected 'nuts' or 'slice'.")
+        return population_kernel(model)
+    if name == "gibbs":  # NUTS on the smooth sites, slice updates of the mass edges
+        from hierax.infer import NUTSWithinGibbs
+
+        return NUTSWithinGibbs(model, ["mmin_pl_0", "mmax_pl_0"])
+    raise ValueError(f"unknown sampler {name!r}; expected 'nuts', 'slice' or 'gibbs'.")
 
 
 def fit(sampler, likelihood, seed, num_warmup, num_samples, num_chains, progress=False):
@@ -258,12 +262,12 @@ def _pp_plot(quantiles, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    from hierax.infer.slice import POPULATION_MCMC_SETTINGS as defaults
+    from hierax.pop.defaults import SLICE_MCMC_SETTINGS as defaults
 
     warmup, draws, chains = (defaults[k] for k in ("num_warmup", "num_samples", "num_chains"))
     for name in ("run", "pp"):
         p = sub.add_parser(name)
-        p.add_argument("--sampler", default="slice", choices=("nuts", "slice"))
+        p.add_argument("--sampler", default="slice", choices=("nuts", "slice", "gibbs"))
         p.add_argument("--warmup", type=int, default=warmup)
         p.add_argument("--draws", type=int, default=draws)
         p.add_argument("--chains", type=int, default=chains)

@@ -226,7 +226,7 @@ def build_hierax(path, dtype, selection_on):
         parameter_names=model.parameter_names,
     )
     likelihood = DiscreteLikelihood(
-        samples, model.log_rate_density, selection, time=float(catalog["time"])
+        samples, model, selection, time=float(catalog["time"])
     )
 
     def log_likelihood(hyper):

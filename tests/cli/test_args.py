@@ -1,5 +1,6 @@
 """Command lines: seed 000's commands parse as written; bad input exits 2 with one line."""
 
+import json
 import os
 import re
 import shlex
@@ -36,7 +37,8 @@ def test_seed_command_lines_parse(prog, sampler, cfg):
     assert (args.pmean_cfg, args.prior_cfg, args.sampler_cfg) == ("pmean.json", "prior.json",
                                                                   cfg)
     assert args.resume is False and args.output.endswith("_inference")
-    assert model_options(args) == {"n_pl": 1, "n_g": 0, "spin": False, "tilt": False,
+    assert model_options(args) == {"n_pl": 1, "n_g": 0, "n_plp": 0, "n_bp2p": 0,
+                                   "spin": False, "tilt": False, "effective_spin": False,
                                    "eccentricity": False, "redshift": False,
                                    "smoothing": False}
 
@@ -56,6 +58,47 @@ def test_gwkokab_spellings_and_marginals():
     chosen = model_options(parser.parse_args(
         argv + ["--redshift-model", "madau_dickinson", "--eccentricity-model", "power_law"]))
     assert chosen["redshift"] == "madau_dickinson" and chosen["eccentricity"] == "power_law"
+
+
+def test_lvk_model_set_from_flags_and_from_a_model_config(tmp_path):
+    parser = build_pop_parser()
+    flags = model_options(parser.parse_args(shlex.split(
+        "infer --posterior-regex x --n-plp 1 --add-spin --tilt-model free_mean "
+        "--redshift-model power_law")))
+    assert flags == {"n_pl": 0, "n_g": 0, "n_plp": 1, "n_bp2p": 0, "spin": True,
+                     "tilt": "free_mean", "effective_spin": False, "eccentricity": False,
+                     "redshift": "power_law", "smoothing": False}
+    config = tmp_path / "model.json"
+    config.write_text(json.dumps({"n_plp": 1, "spin": True, "tilt": "free_mean",
+                                  "redshift": "power_law"}))
+    args = parser.parse_args(["infer", "--posterior-regex", "x", "--model-cfg", str(config)])
+    assert model_options(check_args(args)) == flags
+    mixed = model_options(parser.parse_args(shlex.split(
+        "infer --posterior-regex x --n-pl 1 --n-bp2p 1 --effective-spin-model skew_normal")))
+    assert (mixed["n_pl"], mixed["n_bp2p"], mixed["effective_spin"]) == (1, 1, "skew_normal")
+
+
+@pytest.mark.parametrize("content, match", [
+    ({"n_plp": 1, "tilt": "sideways"}, r"model config '.*model.json': key 'tilt'"),
+    ({"n_plp": -1}, r"key 'n_plp'"),
+    ({"n_plp": 1, "colour": "red"}, r"key 'colour': unknown \(known: n_pl, "),
+    ({"n_pl": 1, "spin": True, "effective_spin": "gaussian"}, r"choose one or the other"),
+    ({"n_pl": 0}, r"at least one component"),
+])
+def test_bad_model_configs_are_named(tmp_path, content, match):
+    config = tmp_path / "model.json"
+    config.write_text(json.dumps(content))
+    args = build_pop_parser().parse_args(["infer", "--posterior-regex", "x",
+                                          "--model-cfg", str(config)])
+    with pytest.raises(UserInputError, match=match):
+        model_options(args)
+
+
+def test_model_config_and_model_flags_do_not_mix(tmp_path):
+    args = build_pop_parser().parse_args(shlex.split(
+        f"infer --posterior-regex x --model-cfg {tmp_path / 'm.json'} --add-spin"))
+    with pytest.raises(UserInputError, match=r"not both \(--add-spin given\)"):
+        check_args(args)
 
 
 def test_pop_subcommands_parse():

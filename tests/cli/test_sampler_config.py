@@ -177,12 +177,12 @@ def test_file_errors(tmp_path, text, match):
 
 def test_default_sampler_is_slice_and_mcmc_alone_takes_the_default():
     from hierax.cli.infer_command import DEFAULT_SAMPLER, default_sampler_config
-    from hierax.infer.slice import POPULATION_MCMC_SETTINGS
+    from hierax.pop.defaults import SLICE_MCMC_SETTINGS
 
     assert DEFAULT_SAMPLER == "slice"
     config = default_sampler_config()
     assert config.kind == "slice"
-    for key, value in POPULATION_MCMC_SETTINGS.items():
+    for key, value in SLICE_MCMC_SETTINGS.items():
         assert getattr(config.mcmc, key) == value
     assert default_sampler_config("nuts").kind == "nuts"
     only_mcmc = {"mcmc": {"num_warmup": 10, "num_samples": 5}}

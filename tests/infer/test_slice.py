@@ -10,7 +10,7 @@ import hierax
 import hierax.distributions as dist
 from hierax.diagnostics import ess_bulk, rhat
 from hierax.infer import MCMC
-from hierax.infer.slice import Slice, default_population_kernel, slice_along
+from hierax.infer.slice import Slice, slice_along
 
 # A piecewise-constant density on [0, 1]: 1 on [0, 1/2), 3 on [1/2, 1] (normalised by 2).
 STEP_MEAN = (0.5 * 0.25 + 3 * 0.5 * 0.75) / 2.0
@@ -122,11 +122,6 @@ def test_potential_fn_with_init_params():
     assert x.shape == (2, 300, 3)
     for j in range(3):
         _check_mean(x[..., j], 0.0, 1.0)
-
-
-def test_default_population_kernel_is_slice():
-    kernel = default_population_kernel(_model, width=0.5)
-    assert isinstance(kernel, Slice) and kernel.width == 0.5 and kernel.model is _model
 
 
 @pytest.mark.parametrize(

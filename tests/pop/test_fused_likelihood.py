@@ -45,8 +45,8 @@ def catalog(seed=11, counts=(101, 97, 13, 57, 99, 6, 100, 40)):
 
 def likelihoods(**kwargs):
     events, selection = catalog()
-    fused = DiscreteLikelihood(events, MODEL.log_rate_density, selection, **kwargs)
-    generic = DiscreteLikelihood(events, MODEL.log_rate_density, selection, fused=False,
+    fused = DiscreteLikelihood(events, MODEL, selection, **kwargs)
+    generic = DiscreteLikelihood(events, MODEL, selection, fused=False,
                                  **kwargs)
     assert fused.fused and not generic.fused
     return fused, generic
@@ -112,10 +112,10 @@ def test_used_only_where_it_applies():
     events, selection = catalog()
     assert not DiscreteLikelihood(events, lambda t, h: MODEL.log_rate_density(t, h),
                                   selection).fused
-    assert not DiscreteLikelihood(events, MODEL.log_rate_density, selection,
+    assert not DiscreteLikelihood(events, MODEL, selection,
                                   layout="segments").fused
     smooth = PopulationModel(n_pl=1, smoothing=True)
-    assert not DiscreteLikelihood(events, smooth.log_rate_density, selection).fused
-    with pytest.raises(ValueError, match="fused=True needs the log_rate_density"):
-        DiscreteLikelihood(events, PopulationModel(n_pl=1, n_g=1).log_rate_density, selection,
+    assert not DiscreteLikelihood(events, smooth, selection).fused
+    with pytest.raises(ValueError, match="fused=True needs a PopulationModel"):
+        DiscreteLikelihood(events, PopulationModel(n_pl=1, n_g=1), selection,
                            fused=True)

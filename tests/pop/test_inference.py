@@ -117,3 +117,73 @@ def test_default_chain_method_follows_the_devices(monkeypatch):
         assert default_chain_method(chains) == expected, (devices, chains)
 
 
+
+
+def test_population_defaults_live_in_pop():
+    from hierax.infer import Slice
+    from hierax.pop.defaults import (
+        NUTS_SETTINGS,
+        SLICE_MCMC_SETTINGS,
+        default_prior,
+        default_truths,
+        population_kernel,
+    )
+
+    def model():
+        pass
+
+    kernel = population_kernel(model, width=0.5)
+    assert isinstance(kernel, Slice) and kernel.width == 0.5 and kernel.model is model
+    assert SLICE_MCMC_SETTINGS["num_chains"] == NUTS_SETTINGS["num_chains"] == 4
+    every = PopulationModel(n_pl=1, n_g=1, n_plp=1, n_bp2p=1, spin=True, tilt="free_mean",
+                            eccentricity=True, redshift="madau_dickinson", smoothing=True)
+    chi = PopulationModel(n_pl=1, n_plp=1, effective_spin="gaussian_chi_p")
+    names = every.hyperparameter_names + chi.hyperparameter_names + ("chi_eff_skewness_pl_0",)
+    assert all(default_prior(name) is not None for name in names)
+    assert set(default_truths(names)) == set(names)
+    assert default_prior("not_a_hyperparameter") is None
+
+
+@pytest.mark.parametrize("rule, neff, expected", [
+    ("warn", 5.0, None),            # recorded only: no penalty site
+    ("cut", 50.0, 0.0),             # every threshold passes
+    ("cut", 5.0, -np.inf),          # event N_eff 5 < 10
+    ("penalty", 5.0, -10.0 * (10.0 / 5.0 - 1.0)),
+])
+def test_monte_carlo_error_rules(parts, rule, neff, expected):
+    population, spec = parts
+    values = {"log_rate_0": 1.0, "alpha_pl_0": 3.0, "mmax_pl_0": 40.0}
+    likelihood = QuadraticLikelihood(event_neff=neff)
+    model = substitute(seed(population_model, jax.random.PRNGKey(0)), values)
+    sites = trace(model).get_trace(population, spec, likelihood, mc_error_rule=rule)
+    violated = bool(sites["mc_error_violated"]["value"])
+    assert violated == (neff < 10.0)
+    if expected is None:
+        assert "mc_error_penalty" not in sites
+    else:
+        penalty = float(np.asarray(sites["mc_error_penalty"]["fn"].log_factor))
+        assert penalty == expected
+
+
+def test_selection_uncertainty_adds_half_the_variance_of_mu(parts):
+    population, spec = parts
+    values = {"log_rate_0": 1.0, "alpha_pl_0": 3.0, "mmax_pl_0": 40.0}
+    model = substitute(seed(population_model, jax.random.PRNGKey(0)), values)
+    plain = trace(model).get_trace(population, spec, QuadraticLikelihood())
+    marginal = trace(model).get_trace(population, spec, QuadraticLikelihood(),
+                                      selection_uncertainty=True)
+    difference = (marginal["log_likelihood"]["fn"].log_factor
+                  - plain["log_likelihood"]["fn"].log_factor)
+    np.testing.assert_allclose(difference, 0.5 * 0.04, rtol=1e-6)
+
+
+def test_sharp_edges_are_the_free_support_bounds():
+    from hierax.pop.inference import sharp_edge_hyperparameters
+
+    model = PopulationModel(n_pl=1, n_g=1, n_plp=1, redshift=True)
+    free = [n for n in model.hyperparameter_names if n != "mmax_plp_0"]
+    assert sharp_edge_hyperparameters(model, free) == (
+        "mmin_pl_0", "mmax_pl_0", "redshift_z_max_pl_0", "m1_low_g_0", "m1_high_g_0",
+        "m2_low_g_0", "m2_high_g_0", "redshift_z_max_g_0", "redshift_z_max_plp_0")
+    smooth = PopulationModel(n_pl=1, smoothing=True)
+    assert sharp_edge_hyperparameters(smooth, smooth.hyperparameter_names) == ("mmax_pl_0",)

@@ -216,7 +216,7 @@ def test_with_population_model(x64):
     hyper = as_jax(hyper)
     events = make_catalog(counts=(30, 12, 21))
     selection = analytic_pdet(model.parameter_names, num_samples=5000, z_max=1.0)
-    likelihood = DiscreteLikelihood(events, model.log_rate_density, selection, n_buckets=2)
+    likelihood = DiscreteLikelihood(events, model, selection, n_buckets=2)
     terms = likelihood(hyper)
     log_rho = np.asarray(model.log_rate_density(jnp.asarray(events.theta), hyper))
     expected = sum(

@@ -82,22 +82,29 @@ def test_equal_counts_use_one_dense_bucket(float_dtype):
     np.testing.assert_allclose(value, expected["log_l"], rtol=rtol)
 
 
-def test_population_model_rows_prepared_once(x64):
-    """PopulationModel rows are prepared (log masses) at construction; same value,
-    finite gradients, including padding rows and samples outside every component."""
-    model = PopulationModel(n_pl=1, n_g=1)
-    rng = np.random.default_rng(3)
-    counts = (33, 70, 71)
+def _mass_catalog(model, *, seed, counts, num_draws):
+    """Events with ordered masses spread over [3, 70] and selection draws of a power law."""
+    rng = np.random.default_rng(seed)
     pairs = [rng.uniform(3.0, 70.0, (c, 2)) for c in counts]
     samples = [np.column_stack([p.max(1), p.min(1)]) for p in pairs]
     events = EventSamples.from_list(samples, [np.zeros(c) for c in counts],
                                     model.parameter_names)
-    draws = np.column_stack(sample_masses(rng, 77, {**HYPER, "mmin": 7.0, "mmax": 50.0}))
-    selection = SelectionEstimator(theta=draws, log_weight=np.zeros(77),
-                                   log_draw_density=np.full(77, -5.0), total_draws=100,
-                                   time=1.0, parameter_names=model.parameter_names)
+    draws = np.column_stack(sample_masses(rng, num_draws,
+                                          {**HYPER, "mmin": 7.0, "mmax": 50.0}))
+    selection = SelectionEstimator(theta=draws, log_weight=np.zeros(num_draws),
+                                   log_draw_density=np.full(num_draws, -5.0),
+                                   total_draws=int(num_draws * 1.3), time=1.0,
+                                   parameter_names=model.parameter_names)
+    return events, selection
+
+
+def test_population_model_rows_prepared_once(x64):
+    """PopulationModel rows are prepared (log masses) at construction; same value,
+    finite gradients, including padding rows and samples outside every component."""
+    model = PopulationModel(n_pl=1, n_g=1)
+    events, selection = _mass_catalog(model, seed=3, counts=(33, 70, 71), num_draws=77)
     hyper = as_jax(POP_HYPER)
-    likelihood = DiscreteLikelihood(events, model.log_rate_density, selection)
+    likelihood = DiscreteLikelihood(events, model, selection)
     assert likelihood._rows.log_masses.shape == (likelihood._rows.theta.shape[0], 2)
     generic = DiscreteLikelihood(events, lambda t, h: model.log_rate_density(t, h), selection)
     assert isinstance(generic._rows, np.ndarray)
@@ -153,3 +160,39 @@ def test_gradient_in_float32_and_no_gradient_through_diagnostics(layout):
         np.testing.assert_allclose(ours[name], expected[name], atol=2e-4 * scale)
     for diagnostic in ("log_likelihood_variance", "selection_effective_draws"):
         assert all(float(g) == 0.0 for g in gradient(diagnostic, jnp.float32).values())
+
+
+class _LoggedPopulation:
+    """A population passed through a wrapper of its own: the protocol, not the type,
+    decides which paths apply."""
+
+    def __init__(self, model):
+        self.model, self.prepared = model, 0
+
+    def log_rate_density(self, theta, hyper):
+        return self.model.log_rate_density(theta, hyper)
+
+    def prepare_rows(self, theta):
+        self.prepared += 1
+        return self.model.prepare_rows(theta)
+
+    def unsupported_samples(self, theta):
+        return self.model.unsupported_samples(theta)
+
+
+def test_population_protocol_keeps_the_fast_paths_of_a_wrapped_population(x64):
+    model = PopulationModel(n_pl=1, n_g=1)
+    events, selection = _mass_catalog(model, seed=5, counts=(20, 30), num_draws=40)
+    wrapped = _LoggedPopulation(model)
+    likelihood = DiscreteLikelihood(events, wrapped, selection)
+    assert wrapped.prepared == 1 and likelihood.population is wrapped
+    direct = DiscreteLikelihood(events, model, selection)
+    hyper = as_jax(POP_HYPER)
+    np.testing.assert_allclose(likelihood(hyper).log_likelihood,
+                               direct(hyper).log_likelihood, rtol=1e-12)
+    swapped = EventSamples.from_list([events.event(0)[0][:, ::-1]], None,
+                                     model.parameter_names)
+    with pytest.raises(ValueError, match="mass_2_source > mass_1_source"):
+        DiscreteLikelihood(swapped, wrapped, selection)
+    with pytest.raises(TypeError, match="log_rate_density"):
+        DiscreteLikelihood(events, object(), selection)

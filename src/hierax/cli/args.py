@@ -58,11 +58,20 @@ def _count(minimum: int):
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Mixture components and marginals of the population model (GWKokab's names)."""
-    group = parser.add_argument_group("model options")
-    group.add_argument("--n-pl", type=_count(0), default=1,
-                       help="number of power-law mass components (default: 1)")
-    group.add_argument("--n-g", type=_count(0), default=0,
+    group = parser.add_argument_group(
+        "model options", "mass components (each with its own rate) and shared marginals; "
+        "or give them all in a --model-cfg file")
+    group.add_argument("--model-cfg", metavar="JSON", default=None,
+                       help="model config (hierax.pop.models.config), instead of these flags")
+    group.add_argument("--n-pl", type=_count(0), default=None,
+                       help="number of power-law mass components (default: 1 when no other "
+                            "component is given, else 0)")
+    group.add_argument("--n-g", type=_count(0), default=None,
                        help="number of Gaussian mass components (default: 0)")
+    group.add_argument("--n-plp", type=_count(0), default=None,
+                       help="number of PowerLaw+Peak mass components (default: 0)")
+    group.add_argument("--n-bp2p", type=_count(0), default=None,
+                       help="number of BrokenPowerLaw+2 peaks mass components (default: 0)")
     spins = group.add_mutually_exclusive_group()
     spins.add_argument("--add-spin", "--add-beta-spin", dest="add_spin", action="store_true",
                        help="add spin magnitudes a_1, a_2 (beta distributions)")
@@ -71,6 +80,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="add spin magnitudes with truncated-normal distributions")
     group.add_argument("--add-tilt", action="store_true",
                        help="add spin tilts cos_tilt_1, cos_tilt_2")
+    group.add_argument("--tilt-model", choices=("aligned", "free_mean"), default=None,
+                       help="isotropic plus a Gaussian peaked at cos_tilt = 1 (aligned) or "
+                            "at a free cos_tilt_loc (implies --add-tilt; default: aligned)")
+    group.add_argument("--add-chi-eff", action="store_true",
+                       help="add the effective spin chi_eff (not with --add-spin/--add-tilt)")
+    group.add_argument("--effective-spin-model",
+                       choices=("gaussian", "skew_normal", "gaussian_chi_p"), default=None,
+                       help="chi_eff Gaussian, skew normal, or (chi_eff, chi_p) correlated "
+                            "Gaussian (implies --add-chi-eff; default: gaussian)")
     group.add_argument("--add-eccentricity", "--add-truncated-normal-eccentricity",
                        dest="add_eccentricity", action="store_true",
                        help="add eccentricity (truncated normal)")
@@ -98,6 +116,16 @@ def add_inference_options(parser: argparse.ArgumentParser, *, gwkokab_defaults: 
                       metavar="COLUMN",
                       help="columns to read, in the model's order (mass_1_source "
                            "mass_2_source ...); a log_prior column is the reference prior")
+    data.add_argument("--loader-cfg", metavar="JSON", default=None,
+                      help="how event files are read (hierax.pop.event_files.LoaderConfig): "
+                           "PESummary labels, PE prior, per-event priors, frame, cosmology, "
+                           "max_samples")
+    data.add_argument("--pe-label", nargs="+", default=None, metavar="LABEL",
+                      help="PESummary analyses to read, in order of preference (exact or "
+                           "fnmatch patterns); a file without them is an error (default: "
+                           "C01:Mixed, then the first analysis with the columns)")
+    data.add_argument("--max-samples", type=_count(2), default=None, metavar="N",
+                      help="keep at most N samples per event, drawn with a fixed seed")
     configs = parser.add_argument_group("configuration files")
     configs.add_argument("--pmean-cfg", "--pmean-json", dest="pmean_cfg", metavar="JSON",
                          default="pmean.json" if gwkokab_defaults else None,
@@ -108,6 +136,16 @@ def add_inference_options(parser: argparse.ArgumentParser, *, gwkokab_defaults: 
     configs.add_argument("--sampler-cfg", "--sampler-config", dest="sampler_cfg",
                          metavar="JSON", required=gwkokab_defaults, default=None,
                          help="sampler config (slice, NUTS or flowMC)")
+    error = parser.add_argument_group(
+        "Monte Carlo error", "per-event effective samples >= 10, Var(ln L) <= 1 (Talbot & "
+        "Golomb 2023), selection effective draws >= 4 N (Farr 2019)")
+    error.add_argument("--mc-error-rule", choices=("warn", "cut", "penalty"), default="warn",
+                       help="a draw over a threshold: recorded and warned about (warn, the "
+                            "default), rejected (cut), or penalised by 10 x its relative "
+                            "excess (penalty)")
+    error.add_argument("--selection-uncertainty", action="store_true",
+                       help="marginalise the Monte Carlo error of the selection term "
+                            "(adds Var(mu)/2 to ln L; Farr 2019)")
     run = parser.add_argument_group("run")
     run.add_argument("--seed", type=_count(0), default=37,
                      help="random seed (default: 37)")
@@ -175,6 +213,11 @@ def _add_mock(commands) -> None:
     mock.add_argument("--num-realizations", type=_count(1), default=1)
     mock.add_argument("--samples-per-event", type=_count(1), default=2000)
     mock.add_argument("--seed", type=_count(0), default=37)
+    mock.add_argument("--format", choices=("text", "lvk"), default="text",
+                      help="text: seed 000's layout, mock errors in chirp mass and mass ratio; "
+                           "lvk: an LVK-like reference prior (flat detector-frame masses, "
+                           "d_L^2), PESummary files and text files of the same samples, O3 "
+                           "and O4 injection files (needs --add-redshift)")
     mock.add_argument("--output", default="data", metavar="DIR",
                       help="output folder; realization k goes to DIR/realization_k")
 
@@ -207,10 +250,26 @@ def _add_config_template(commands) -> None:
     template.add_argument("--force", action="store_true", help="overwrite existing files")
 
 
+_COMPONENT_FLAGS = ("n_pl", "n_g", "n_plp", "n_bp2p")
+_MARGINAL_FLAGS = ("add_spin", "spin_truncated_normal", "add_tilt", "tilt_model",
+                   "add_chi_eff", "effective_spin_model", "add_eccentricity",
+                   "eccentricity_model", "add_redshift", "redshift_model", "smoothing")
+
+
+def _model_flags_given(args) -> list[str]:
+    """The model flags set on the command line (all default to None or False)."""
+    names = _COMPONENT_FLAGS + _MARGINAL_FLAGS
+    return ["--" + n.replace("_", "-") for n in names if getattr(args, n, None) not in
+            (None, False)]
+
+
 def check_args(args: argparse.Namespace) -> argparse.Namespace:
     """Checks across arguments that argparse cannot express; raises UserInputError."""
-    if hasattr(args, "n_pl") and args.n_pl + args.n_g < 1:
-        raise UserInputError("the model needs at least one component: --n-pl + --n-g >= 1")
+    if getattr(args, "model_cfg", None) is not None:
+        given = _model_flags_given(args)
+        if given:
+            raise UserInputError(f"give the model either in --model-cfg or with flags, not "
+                                 f"both ({', '.join(given)} given)", source="--model-cfg")
     columns = getattr(args, "posterior_columns", None)
     if columns:
         repeated = sorted({c for c in columns if columns.count(c) > 1})
@@ -220,11 +279,22 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def model_options(args: argparse.Namespace) -> dict:
-    """Keyword arguments of ``hierax.pop.models.PopulationModel`` from parsed model options.
+    """Keyword arguments of ``hierax.pop.models.PopulationModel`` from parsed model options
+    or the ``--model-cfg`` file (:mod:`hierax.pop.models.config`).
 
     Flags GWKokab accepts but hierax's population model does not (the extrinsic
     marginals, truncated-normal spins) raise :class:`UserInputError`.
     """
+    from hierax.pop.models.config import parse_model_config
+
+    if getattr(args, "model_cfg", None) is not None:
+        from hierax.cli.errors import read_json_file
+
+        config = read_json_file(args.model_cfg, what="model config")
+        try:
+            return parse_model_config(config, source=f"model config '{args.model_cfg}'").options()
+        except ValueError as error:
+            raise UserInputError(str(error)) from None
     unsupported = [f"--add-{name.replace('_', '-')}" for name in EXTRINSIC_FLAGS
                    if getattr(args, f"add_{name}", False)]
     if getattr(args, "spin_truncated_normal", False):
@@ -233,8 +303,18 @@ def model_options(args: argparse.Namespace) -> dict:
         raise UserInputError(f"{', '.join(unsupported)}: not supported by hierax's population "
                              "model (supported: --add-spin, --add-tilt, --add-eccentricity, "
                              "--add-redshift, --smoothing and the --*-model choices)")
-    eccentricity = args.eccentricity_model or args.add_eccentricity
-    redshift = args.redshift_model or args.add_redshift
-    return {"n_pl": args.n_pl, "n_g": args.n_g, "spin": args.add_spin,
-            "tilt": args.add_tilt, "eccentricity": eccentricity,
-            "redshift": redshift, "smoothing": args.smoothing}
+    config = {name: getattr(args, name) for name in _COMPONENT_FLAGS
+              if getattr(args, name) is not None}
+    config.update(
+        spin=args.add_spin, tilt=args.tilt_model or args.add_tilt,
+        effective_spin=args.effective_spin_model or args.add_chi_eff,
+        eccentricity=args.eccentricity_model or args.add_eccentricity,
+        redshift=args.redshift_model or args.add_redshift, smoothing=args.smoothing)
+    try:
+        return parse_model_config(config, source="model flags").options()
+    except ValueError as error:
+        message = str(error).removeprefix("model flags: ")
+        if "at least one component" in message:
+            message = ("the model needs at least one component: "
+                       "--n-pl + --n-g + --n-plp + --n-bp2p >= 1")
+        raise UserInputError(message) from None

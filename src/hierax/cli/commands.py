@@ -1,53 +1,39 @@
-"""One action per subcommand; each takes the parsed ``argparse.Namespace``.
+"""The action of each subcommand, imported only when it runs.
 
 ``hierax-pop infer``, ``n_sage_n_pls_m_gs`` and ``f_sage_n_pls_m_gs`` share
-:func:`run_infer` (``args.sampler`` is ``"nuts"``, ``"flowmc"`` or None).
+:func:`hierax.cli.infer_command.run_infer` (``args.sampler`` is ``"nuts"``,
+``"flowmc"`` or None).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from hierax.cli.args import model_options
+__all__ = ["COMMANDS", "run_command", "write_config_templates"]
 
-__all__ = ["COMMANDS", "run_config_template", "run_infer", "run_mock", "run_report"]
-
-
-def run_mock(args: argparse.Namespace) -> int:
-    """Make mock catalogs (population, detections, mock posteriors) in ``args.output``."""
-    from hierax.cli.mock_command import run_mock as action
-
-    return action(args)
-
-
-def run_infer(args: argparse.Namespace) -> int:
-    """Hierarchical inference of the hyperparameters; writes ``args.output``."""
-    from hierax.cli.infer_command import run_infer as action
-
-    return action(args)
+COMMANDS = {
+    "mock": ("hierax.cli.mock_command", "run_mock"),
+    "infer": ("hierax.cli.infer_command", "run_infer"),
+    "report": ("hierax.cli.report", "run_report"),
+    "config-template": ("hierax.cli.commands", "write_config_templates"),
+}
+"""Subcommand -> (module, function taking the parsed ``argparse.Namespace``)."""
 
 
-def run_report(args: argparse.Namespace) -> int:
-    """Plots and an HTML page from the output folder ``args.directory``."""
-    from hierax.cli.report import run_report as action
+def run_command(args: argparse.Namespace) -> int:
+    """Run the action of ``args.command``; returns the exit code."""
+    module, name = COMMANDS[args.command]
+    return getattr(importlib.import_module(module), name)(args)
 
-    return action(args)
 
-
-def run_config_template(args: argparse.Namespace) -> int:
+def write_config_templates(args: argparse.Namespace) -> int:
     """Write the example configs and their explanation into ``args.output``."""
+    from hierax.cli.args import model_options
     from hierax.cli.templates import write_templates
 
     paths = write_templates(args.output, args.only, model_options(args), force=args.force)
     for path in paths:
         print(f"wrote {path}", file=sys.stdout)
     return 0
-
-
-COMMANDS = {
-    "mock": run_mock,
-    "infer": run_infer,
-    "report": run_report,
-    "config-template": run_config_template,
-}

@@ -40,32 +40,30 @@ DEFAULT_SAMPLER = "slice"
 """The sampler used when neither ``--sampler`` nor ``--sampler-cfg`` says: gradient-free
 slice sampling, exact for the step-shaped likelihood of sharp mass edges
 (``docs/pop_sampler.md``). ``n_sage_n_pls_m_gs`` runs NUTS, as in GWKokab."""
-_DEFAULT_PMEAN = {"estimator_type": "analytic_pdet"}
-_HDF5_SUFFIXES = (".h5", ".hdf5")
 
 
 def default_sampler_config(kind: str | None = None):
     """The built-in sampler settings of ``kind`` (default :data:`DEFAULT_SAMPLER`).
 
-    Slice: :data:`hierax.infer.slice.POPULATION_MCMC_SETTINGS` (4 chains x
-    (600 warmup + 1000 draws)). NUTS: 4 chains x (1000 warmup + 1000 draws), target
-    acceptance 0.9. Chains run across devices when there are several, vectorized on
-    one accelerator and one after the other on a CPU
+    Slice: :data:`hierax.pop.defaults.SLICE_MCMC_SETTINGS` (4 chains x (600 warmup +
+    1000 draws)). NUTS: :data:`hierax.pop.defaults.NUTS_SETTINGS` (4 chains x (1000
+    warmup + 1000 draws), target acceptance 0.9). Chains run across devices when there
+    are several, vectorized on one accelerator and in threads on a CPU
     (:func:`hierax.pop.inference.default_chain_method`).
     """
     from hierax.cli.templates import FLOWMC_TEMPLATE
-    from hierax.infer.slice import POPULATION_MCMC_SETTINGS
-    from hierax.pop.inference import DEFAULT_NUTS_SETTINGS, default_chain_method
+    from hierax.pop.defaults import NUTS_SETTINGS, SLICE_MCMC_SETTINGS
+    from hierax.pop.inference import default_chain_method
 
     kind = kind or DEFAULT_SAMPLER
     if kind == "flowmc":
         return parse_sampler_config(FLOWMC_TEMPLATE, "flowmc", source="default flowMC config")
     if kind == "slice":
-        settings = POPULATION_MCMC_SETTINGS
+        settings = SLICE_MCMC_SETTINGS
         config = {"slice": {}, "mcmc": {
             **settings, "chain_method": default_chain_method(settings["num_chains"])}}
         return parse_sampler_config(config, "slice", source="default slice config")
-    settings = DEFAULT_NUTS_SETTINGS
+    settings = NUTS_SETTINGS
     config = {"kernel": {"target_accept_prob": settings["target_accept_prob"],
                          "max_tree_depth": settings["max_tree_depth"]},
               "mcmc": {"num_warmup": settings["num_warmup"],
@@ -84,8 +82,25 @@ def _sampler_config(args):
     return parse_sampler_config(args.sampler_cfg, args.sampler, default_kind=DEFAULT_SAMPLER)
 
 
-def _events(args, population):
-    from hierax.pop.readers import read_gwkokab_hdf5, read_text_events
+def _loader_config(args):
+    """The loader config of ``--loader-cfg`` with ``--pe-label`` and ``--max-samples``."""
+    from hierax.pop.event_files import parse_loader_config
+
+    config = {} if args.loader_cfg is None else read_json_file(args.loader_cfg,
+                                                               what="loader config")
+    if args.pe_label:
+        config = {**config, "labels": list(args.pe_label), "label_fallback": False}
+    if args.max_samples is not None:
+        config = {**config, "max_samples": args.max_samples}
+    source = "loader config" if args.loader_cfg is None else f"loader config '{args.loader_cfg}'"
+    try:
+        return parse_loader_config(config, source=source)
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+
+
+def _events(args, population, loader):
+    from hierax.pop.event_files import read_events
 
     names = tuple(population.parameter_names)
     columns = list(args.posterior_columns or names)
@@ -95,10 +110,7 @@ def _events(args, population):
         raise UserInputError(f"the model reads the columns {' '.join(names)}, but "
                              f"--posterior-columns gives {' '.join(columns)}; change the model "
                              "flags or the columns", source="--posterior-columns")
-    reader = read_text_events
-    if str(args.posterior_regex).lower().endswith(_HDF5_SUFFIXES):
-        reader = read_gwkokab_hdf5
-    return reader(args.posterior_regex, names, log_prior_column=log_prior)
+    return read_events(args.posterior_regex, names, loader, log_prior_column=log_prior)
 
 
 def _prior(args, population):
@@ -116,14 +128,28 @@ def _prior(args, population):
                               ordered_pairs=ordered_hyperparameter_pairs(population))
 
 
-def _selection(args, population):
-    from hierax.pop.selection import from_config
+def _pmean_config(args) -> dict:
+    """The selection config, read and checked against its schema (not yet built)."""
+    from hierax.pop.defaults import DEFAULT_PMEAN
+    from hierax.pop.selection.config import parse_selection_config
 
     if args.pmean_cfg is None:
-        return from_config(_DEFAULT_PMEAN, population.parameter_names), dict(_DEFAULT_PMEAN)
+        return dict(DEFAULT_PMEAN)
     config = read_json_file(args.pmean_cfg, what="pmean config")
     try:
-        return from_config(args.pmean_cfg, population.parameter_names), config
+        parse_selection_config(config)
+    except (ValueError, TypeError) as exc:
+        raise UserInputError(str(exc), source=f"pmean config '{args.pmean_cfg}'") from None
+    return config
+
+
+def _selection(args, population, config: dict):
+    """``(estimator, config)``; relative file names resolve against the config's folder."""
+    from hierax.pop.selection import from_config
+
+    source = args.pmean_cfg if args.pmean_cfg is not None else config
+    try:
+        return from_config(source, population.parameter_names), config
     except (ValueError, TypeError) as exc:
         raise UserInputError(str(exc), source=f"pmean config '{args.pmean_cfg}'") from None
 
@@ -146,21 +172,35 @@ class RunInputs:
         from hierax.pop.likelihood import DiscreteLikelihood
         from hierax.pop.models import PopulationModel
 
+        # every config is checked before the (slow) reading of events and selection draws
         self.options = model_options(args)
         self.population = PopulationModel(**self.options)
         self.sampler_config = _sampler_config(args)
         self.kind = self.sampler_config.kind
-        self.events = _events(args, self.population)
         self.prior = _prior(args, self.population)
-        self.selection, self.pmean_config = _selection(args, self.population)
-        self.likelihood = DiscreteLikelihood(self.events, self.population.log_rate_density,
+        self.loader = _loader_config(args)
+        pmean_config = _pmean_config(args)
+        self.events = _events(args, self.population, self.loader)
+        self.selection, self.pmean_config = _selection(args, self.population, pmean_config)
+        self.likelihood = DiscreteLikelihood(self.events, self.population,
                                              self.selection, n_buckets=args.n_buckets)
         self.truths_path = _truths_path(args.posterior_regex)
         self.seed = args.seed
+        self.gibbs_slice_sites = ()
+        if self.kind == "nuts":
+            from hierax.pop.inference import sharp_edge_hyperparameters
+
+            self.gibbs_slice_sites = sharp_edge_hyperparameters(self.population,
+                                                                self.prior.free_names)
+        self.mc_error_rule = getattr(args, "mc_error_rule", "warn")
+        self.selection_uncertainty = bool(getattr(args, "selection_uncertainty", False))
         self.settings = {
             "model": self.options, "seed": args.seed, "n_buckets": args.n_buckets,
             "sampler": self.kind, "sampler_config": self.sampler_config.model_dump(),
             "prior_config": self.prior.config, "pmean_config": self.pmean_config,
+            "loader_config": self.loader.model_dump(exclude_defaults=True),
+            "mc_error_rule": self.mc_error_rule,
+            "selection_uncertainty": self.selection_uncertainty,
             "posterior_regex": str(args.posterior_regex),
             "event_names": list(self.events.event_names),
             "num_events": self.events.num_events, "num_samples_total": self.events.num_samples,
@@ -174,14 +214,16 @@ class RunInputs:
         """The hierax model with every argument bound."""
         from hierax.pop.inference import population_model
 
-        return functools.partial(population_model, self.population, self.prior, self.likelihood)
+        return functools.partial(population_model, self.population, self.prior, self.likelihood,
+                                 mc_error_rule=self.mc_error_rule,
+                                 selection_uncertainty=self.selection_uncertainty)
 
 
 # -- output folder -----------------------------------------------------------------------
 
 _RUN_FILES = ("inference.nc", "samples.dat", "prior.json", "sampler.json", "pmean.json",
               "summary.txt", "log.txt", "run.json")
-_RUN_FOLDERS = ("state", "report")
+_RUN_FOLDERS = ("state", "report", "predictive")
 FINISHED, INTERRUPTED = "finished", "interrupted"
 
 
@@ -317,6 +359,10 @@ def _explained(error: ValueError, inputs: RunInputs) -> ValueError:
         return error
     message = explain_invalid_start(inputs.likelihood, inputs.prior,
                                     jax.random.PRNGKey(inputs.seed))
+    if message is None and inputs.mc_error_rule == "cut":
+        message = ("no valid starting point: every starting point tried has a Monte Carlo "
+                   "error over a threshold, which --mc-error-rule cut rejects; use more "
+                   "posterior samples per event or selection draws, or --mc-error-rule warn")
     return error if message is None else UserInputError(message)
 
 
@@ -333,14 +379,19 @@ def _infer_into(output: Path, inputs: RunInputs, args, found) -> None:
 
     state = _prepare_output(output, inputs.settings, args, found, log_print)
     log_print(f"{inputs.events.num_events} events, {inputs.events.num_samples} samples; "
-              f"model {inputs.options}; sampler {inputs.kind}; output '{output}'",
-              stream=sys.stdout)
+              f"model: {inputs.population.description}; sampler {inputs.kind}; Monte Carlo "
+              f"error rule {inputs.mc_error_rule}; output '{output}'", stream=sys.stdout)
     model = inputs.model_fn()
     try:
-        run = run_flowmc if isinstance(inputs.sampler_config, FlowMCConfig) \
-            else run_mcmc_checkpointed
-        draws, stats = run(model, inputs.sampler_config, inputs.seed, state, resume=args.resume,
-                           log_print=log_print, checkpoint_seconds=args.checkpoint_every)
+        if isinstance(inputs.sampler_config, FlowMCConfig):
+            draws, stats = run_flowmc(model, inputs.sampler_config, inputs.seed, state,
+                                      resume=args.resume, log_print=log_print,
+                                      checkpoint_seconds=args.checkpoint_every)
+        else:
+            draws, stats = run_mcmc_checkpointed(
+                model, inputs.sampler_config, inputs.seed, state, resume=args.resume,
+                log_print=log_print, checkpoint_seconds=args.checkpoint_every,
+                slice_sites=inputs.gibbs_slice_sites)
     except ValueError as error:
         raise _explained(error, inputs) from None
     finish_run(output, inputs, draws, stats, log_print)

@@ -81,4 +81,20 @@ def finish_run(output: Path, inputs, draws: dict, stats: dict, log_print) -> dic
                           "\n".join([table, convergence_text, mc_text]) + "\n")
     log_print(f"wrote {output / 'inference.nc'}, {output / 'samples.dat'} and the configs",
               stream=sys.stdout)
+    _write_predictive(output, inputs, posterior, log_print)
     return verdicts
+
+
+def _write_predictive(output: Path, inputs, posterior: dict, log_print) -> None:
+    """``predictive/`` (:mod:`hierax.cli.predictive_outputs`); the run's results are
+    already written, so a failure here is reported and does not lose them."""
+    from hierax.cli.predictive_outputs import write_predictive
+
+    try:
+        folder = write_predictive(output / "predictive", inputs.population, inputs.events,
+                                  inputs.selection, posterior, inputs.seed)
+    except Exception as error:  # an auxiliary product: report, keep the run
+        log_print(f"could not write the predictive curves: {type(error).__name__}: {error}")
+        return
+    log_print(f"wrote {folder}/ (population-predictive bands, R(z), reweighted events, "
+              "posterior predictive check)", stream=sys.stdout)

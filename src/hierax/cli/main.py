@@ -17,7 +17,7 @@ def _dispatch(parser, argv):
 
     def action():
         args = check_args(parser.parse_args(argv))
-        return commands.COMMANDS[args.command](args)
+        return commands.run_command(args)
 
     return action
 

@@ -1,7 +1,7 @@
 """``hierax-pop mock``: mock catalogs in seed 000's layout.
 
 For each realization ``r`` the command draws a population from the model-parameter
-JSON (``--model-params``; default :data:`DEFAULT_TRUTHS`), detects it with the
+JSON (``--model-params``; default :data:`hierax.pop.defaults.DEFAULT_TRUTHS`), detects it with the
 analytic detector of the pmean config (``--pmean-cfg``; default the
 ``analytic_pdet`` template) and writes ``DIR/realization_<r>/posteriors/event_<i>.dat``
 with ``hyperparameters.json`` (the truths), ``injections.dat``, ``catalog.json`` and
@@ -31,55 +31,16 @@ from hierax.cli.args import model_options
 from hierax.cli.errors import UserInputError, read_json_file
 from hierax.cli.outputs import write_json_atomically
 
-__all__ = ["DEFAULT_TRUTHS", "MassOnlyDetector", "default_truths", "run_mock"]
+__all__ = ["MassOnlyDetector", "read_model_params", "run_mock"]
 
-_IDX = r"_(?:pl|g)_[0-9]+"
-DEFAULT_TRUTHS: tuple[tuple[str, float], ...] = (
-    (r"log_rate_[0-9]+", 3.75),
-    (r"alpha_pl_[0-9]+", 2.0),
-    (r"beta_pl_[0-9]+", 1.0),
-    (r"mmin_pl_[0-9]+", 10.0),
-    (r"mmax_pl_[0-9]+", 50.0),
-    (r"delta_pl_[0-9]+", 3.0),
-    (r"m1_loc_g_[0-9]+", 35.0),
-    (r"m2_loc_g_[0-9]+", 30.0),
-    (r"m[12]_scale_g_[0-9]+", 4.0),
-    (r"m[12]_low_g_[0-9]+", 2.0),
-    (r"m[12]_high_g_[0-9]+", 150.0),
-    (r"a_[12]_mean" + _IDX, 0.3),
-    (r"a_[12]_variance" + _IDX, 0.03),
-    (r"cos_tilt_zeta" + _IDX, 0.5),
-    (r"cos_tilt_[12]_scale" + _IDX, 1.0),
-    (r"eccentricity_loc" + _IDX, 0.0),
-    (r"eccentricity_scale" + _IDX, 0.05),
-    (r"eccentricity_alpha" + _IDX, 0.0),
-    (r"eccentricity_low" + _IDX, 0.0),
-    (r"eccentricity_high" + _IDX, 1.0),
-    (r"redshift_gamma" + _IDX, 2.7),
-    (r"redshift_kappa" + _IDX, 2.7),
-    (r"redshift_z_peak" + _IDX, 1.9),
-    (r"redshift_z_max" + _IDX, 1.5),
-)
-"""True hyperparameter values used when ``--model-params`` leaves them out (first match)."""
-
-_DEFAULT_PMEAN = {"estimator_type": "analytic_pdet"}
 _REDSHIFT_POINTS = 201
 _BATCH_ROWS = 4096
 
 
-def default_truths(names) -> dict[str, float]:
-    """The built-in true value of each hyperparameter in ``names``."""
-    values = {}
-    for name in names:
-        for pattern, value in DEFAULT_TRUTHS:
-            if re.fullmatch(pattern, name):
-                values[name] = value
-                break
-    return values
-
-
 def read_model_params(path, population) -> dict[str, float]:
     """True hyperparameters: the defaults, overridden by the JSON file ``path`` (if given)."""
+    from hierax.pop.defaults import default_truths
+
     names = population.hyperparameter_names
     given = {} if path is None else _given_values(path, names)
     values = {**default_truths(names), **given}
@@ -169,10 +130,11 @@ class MassOnlyDetector:
 
 def _detector_from_pmean(path, population):
     """``(detector, volume or None, time, pmean config)`` from the pmean config."""
+    from hierax.pop.defaults import DEFAULT_PMEAN
     from hierax.pop.selection.analytic import AnalyticDetector
     from hierax.pop.selection.config import parse_selection_config
 
-    config = dict(_DEFAULT_PMEAN) if path is None else read_json_file(path, what="pmean config")
+    config = dict(DEFAULT_PMEAN) if path is None else read_json_file(path, what="pmean config")
     source = "pmean config" if path is None else f"pmean config '{path}'"
     try:
         parsed = parse_selection_config(config)
@@ -198,6 +160,8 @@ def run_mock(args: argparse.Namespace) -> int:
 
     population = PopulationModel(**model_options(args))
     truths = read_model_params(args.model_params, population)
+    if getattr(args, "format", "text") == "lvk":
+        return _run_lvk_mock(args, population, truths)
     detector, volume, time, pmean = _detector_from_pmean(args.pmean_cfg, population)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -213,4 +177,44 @@ def run_mock(args: argparse.Namespace) -> int:
         root = write_mock_catalog(catalog, output, realization)
         print(f"realization {realization}: {catalog.num_sources} sources, "
               f"{catalog.num_detected} detected -> {root}", file=sys.stdout)
+    return 0
+
+
+LVK_PMEAN_FILES = {"o3": "pmean_o3.json", "o4": "pmean_o4.json"}
+"""Selection configs written into each ``--format lvk`` realization, one per injection file."""
+
+
+def _run_lvk_mock(args, population, truths) -> int:
+    """``--format lvk``: :func:`hierax.pop.mock_lvk.make_lvk_mock` per realization, with
+    selection configs that read its O3 and O4 injection files."""
+    from hierax.pop.mock_lvk import make_lvk_mock, write_lvk_mock
+
+    if population.redshift is None:
+        raise UserInputError("--format lvk draws luminosity distances, so the population "
+                             "needs a redshift: add --add-redshift", source="--format")
+    if population.eccentricity is not None:
+        raise UserInputError("--format lvk has no eccentricity in its PE samples; drop "
+                             "--add-eccentricity", source="--format")
+    detector, _, time, pmean = _detector_from_pmean(args.pmean_cfg, population)
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(output / "pmean.json", pmean)
+    write_json_atomically(output / "model_params.json", truths)
+    for realization in range(args.num_realizations):
+        try:
+            mock = make_lvk_mock(args.seed * 1000 + realization, population, truths,
+                                 time=time, samples_per_event=args.samples_per_event,
+                                 detector=detector)
+        except ValueError as exc:
+            raise UserInputError(str(exc)) from None
+        if mock.num_detected == 0:
+            raise UserInputError("no source was detected; raise log_rate_* in --model-params "
+                                 "or the detector's horizon_distance in --pmean-cfg")
+        root = write_lvk_mock(mock, output, realization)
+        for layout, name in LVK_PMEAN_FILES.items():
+            write_json_atomically(root / name, {"estimator_type": "injection",
+                                                "filename": f"{layout}_injections.hdf5",
+                                                "far_cut": 1.0})
+        print(f"realization {realization}: {mock.population_theta.shape[0]} sources, "
+              f"{mock.num_detected} detected -> {root}", file=sys.stdout)
     return 0

@@ -3,8 +3,12 @@
 Figures: a corner plot of the free hyperparameters (with the truths of a mock
 catalog: ``--truths`` or the ``hyperparameters.json`` recorded at inference), the
 traces of every chain, dR/dm1 and dR/dq with their median and 90% band (and the
-true curve for mock data), and the Monte Carlo error diagnostics of every draw
-against their thresholds. The page adds the R-hat / ESS table and the verdicts.
+true curve for mock data), the Monte Carlo error diagnostics of every draw
+against their thresholds, and, from the run's ``predictive/`` folder
+(:mod:`hierax.cli.predictive_outputs`), the population-predictive distribution of
+every column, R(z), the posterior predictive check of the detected distribution and
+the events reweighted to the population. The page adds the R-hat / ESS table and the
+verdicts.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from hierax.cli.run_summary import convergence_rows, convergence_verdict, format
 __all__ = ["run_report"]
 
 _CURVE_DRAWS = 300
-_MC_THRESHOLDS = {"min_event_effective_samples": (10.0, "min"),
-                  "log_likelihood_variance": (1.0, "max"),
-                  "selection_effective_draws": (4.0, "per_event_min")}
+_MC_KINDS = {"min_event_effective_samples": "min", "max_log_likelihood_variance": "max",
+             "min_selection_ratio": "per_event_min"}
+_MC_SITES = {"min_event_effective_samples": "min_event_effective_samples",
+             "max_log_likelihood_variance": "log_likelihood_variance",
+             "min_selection_ratio": "selection_effective_draws"}
 
 
 def _load(directory: Path):
@@ -125,21 +131,113 @@ def _rate_curves(samples, run, truths, out: Path) -> list[str]:
 def _mc_diagnostics(data, num_events: int, out: Path) -> str | None:
     import matplotlib.pyplot as plt
 
+    from hierax.pop.defaults import MONTE_CARLO_THRESHOLDS
+
     stats = data.sample_stats
-    present = [n for n in _MC_THRESHOLDS if n in stats]
+    present = [key for key, site in _MC_SITES.items() if site in stats]
     if not present:
         return None
     fig, axes = plt.subplots(len(present), 1, figsize=(9, 2.2 * len(present)), squeeze=False)
-    for ax, name in zip(axes[:, 0], present, strict=True):
+    for ax, key in zip(axes[:, 0], present, strict=True):
+        name = _MC_SITES[key]
         for chain in np.asarray(stats[name]):
             ax.plot(chain, lw=0.6, alpha=0.8)
-        value, kind = _MC_THRESHOLDS[name]
-        limit = value * num_events if kind == "per_event_min" else value
+        value = MONTE_CARLO_THRESHOLDS[key]
+        limit = value * num_events if _MC_KINDS[key] == "per_event_min" else value
         ax.axhline(limit, color="tab:red", ls="--", lw=1.0, label="threshold")
         ax.set_ylabel(name, fontsize=8)
         ax.legend(fontsize=7)
     axes[-1, 0].set_xlabel("draw")
     return _savefig(fig, out / "mc_diagnostics.png")
+
+
+def _read_table(path: Path) -> dict[str, np.ndarray]:
+    names = path.read_text().split("\n", 1)[0].split()
+    values = np.loadtxt(path, skiprows=1, ndmin=2)
+    return {n: values[:, i] for i, n in enumerate(names)}
+
+
+def _panels(count: int):
+    import matplotlib.pyplot as plt
+
+    columns = min(count, 3)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    for ax in axes.reshape(-1)[count:]:
+        ax.set_visible(False)
+    return fig, axes.reshape(-1)
+
+
+def _predictive_figures(directory: Path, out: Path) -> list[tuple[str, str]]:
+    """Figures of ``directory/predictive`` (:mod:`hierax.cli.predictive_outputs`)."""
+    folder = directory / "predictive"
+    if not folder.is_dir():
+        return []
+    figures = []
+    marginals = sorted(folder.glob("marginal_*.csv"))
+    if marginals:
+        fig, axes = _panels(len(marginals))
+        for ax, path in zip(axes, marginals, strict=False):
+            t = _read_table(path)
+            ax.fill_between(t["x"], t["p_5"], t["p_95"], alpha=0.3, label="90% band")
+            ax.plot(t["x"], t["p_50"], label="median")
+            ax.set_xlabel(path.stem.removeprefix("marginal_"))
+            ax.set_ylabel("population density")
+        axes[0].legend(fontsize=7)
+        figures.append(("Population-predictive distributions (median, 90% band)",
+                        _savefig(fig, out / "population_predictive.png")))
+    rate = folder / "merger_rate.csv"
+    if rate.is_file():
+        import matplotlib.pyplot as plt
+
+        t = _read_table(rate)
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        ax.fill_between(t["z"], t["R_5"], t["R_95"], alpha=0.3, label="90% band")
+        ax.plot(t["z"], t["R_50"], label="median")
+        ax.set_yscale("log")
+        ax.set_xlabel("z")
+        ax.set_ylabel("R(z) [Gpc^-3 yr^-1]")
+        ax.legend()
+        figures.append(("Merger rate R(z)", _savefig(fig, out / "merger_rate.png")))
+    checks = sorted(folder.glob("ppc_*.csv"))
+    if checks:
+        fig, axes = _panels(len(checks))
+        for ax, path in zip(axes, checks, strict=False):
+            t = _read_table(path)
+            for kind, label in (("obs", "observed (reweighted)"), ("pred", "predicted")):
+                ax.fill_between(t["x"], t[f"{kind}_5"], t[f"{kind}_95"], alpha=0.25)
+                ax.plot(t["x"], t[f"{kind}_50"], label=label)
+            ax.set_xlabel(path.stem.removeprefix("ppc_"))
+            ax.set_ylabel("cumulative fraction of detections")
+        axes[0].legend(fontsize=7)
+        figures.append(("Posterior predictive check of the detected distribution",
+                        _savefig(fig, out / "ppc.png")))
+    figures += _reweighted_events_figure(folder / "reweighted_events.csv", out)
+    return figures
+
+
+def _reweighted_events_figure(path: Path, out: Path) -> list[tuple[str, str]]:
+    if not path.is_file():
+        return []
+    import matplotlib.pyplot as plt
+
+    header = path.read_text().split("\n", 1)[0].split()
+    column = header[1].rsplit("_pe_", 1)[0]
+    table = np.loadtxt(path, skiprows=1, usecols=range(1, len(header)), ndmin=2)
+    index = {name: i for i, name in enumerate(header[1:])}
+    order = np.argsort(table[:, index[f"{column}_pe_50"]])
+    fig, ax = plt.subplots(figsize=(7, max(3.0, 0.12 * len(order))))
+    y = np.arange(len(order))
+    for kind, offset, label in (("pe", -0.2, "PE prior"), ("pop", 0.2, "population")):
+        mid = table[order, index[f"{column}_{kind}_50"]]
+        low = mid - table[order, index[f"{column}_{kind}_5"]]
+        high = table[order, index[f"{column}_{kind}_95"]] - mid
+        ax.errorbar(mid, y + offset, xerr=[low, high], fmt="o", ms=2, lw=0.8, label=label)
+    ax.set_xlabel(f"{column} (90% interval)")
+    ax.set_ylabel("event")
+    ax.legend(fontsize=7)
+    return [("Events reweighted to the inferred population", _savefig(fig, out /
+                                                                     "reweighted_events.png"))]
 
 
 def _table_html(rows, truths) -> str:
@@ -195,6 +293,7 @@ def run_report(args: argparse.Namespace) -> int:
     figures += [("dR/dm1", rate_names[0]), ("dR/dq", rate_names[1]),
                 ("Monte Carlo error diagnostics per draw",
                  _mc_diagnostics(data, run["num_events"], out))]
+    figures += _predictive_figures(directory, out)
     write_text_atomically(out / "index.html", _page(run, rows, verdict, verdicts, figures,
                                                     truths))
     print(format_rows(rows), file=sys.stdout)

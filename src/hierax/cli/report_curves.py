@@ -1,6 +1,6 @@
 """Inferred mass distributions for ``hierax-pop report``: dR/dm1 and dR/dq per draw.
 
-For the mass part of the population (the same ``n_pl``, ``n_g`` and smoothing;
+For the mass part of the population (the same mass components and smoothing;
 spins, tilts and eccentricity integrate to one; redshift is left out, so the rates
 are local, at ``z = 0``), in Gpc^-3 yr^-1 per unit mass or mass ratio:
 
@@ -24,13 +24,15 @@ _M_LOW = 1.0
 def _mass_model(options: dict):
     from hierax.pop.models import PopulationModel
 
-    return PopulationModel(options["n_pl"], options["n_g"], smoothing=options["smoothing"])
+    return PopulationModel(options["n_pl"], options["n_g"], n_plp=options.get("n_plp", 0),
+                           n_bp2p=options.get("n_bp2p", 0), smoothing=options["smoothing"])
 
 
 def mass_rate_curves(options: dict, hyper: dict, m_high: float):
     """``(m1_grid, dR/dm1 (draws, M), q_grid, dR/dq (draws, Q))`` for draws of ``hyper``.
 
-    ``options`` are the model flags (``n_pl``, ``n_g``, ``smoothing``); ``hyper``
+    ``options`` are the model options (``n_pl``, ``n_g``, ``n_plp``, ``n_bp2p``,
+    ``smoothing``); ``hyper``
     maps names to ``(draws,)`` arrays (names the mass model does not read are ignored).
     """
     import jax

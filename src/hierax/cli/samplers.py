@@ -27,23 +27,43 @@ def _arviz_stats(fields) -> dict:
     return {_STAT_NAMES.get(k, k): np.asarray(v) for k, v in fields.items()}
 
 
-def _make_kernel(model, config):
-    """The ``hierax.infer`` kernel a slice or NUTS config describes."""
-    from hierax.infer import NUTS, Slice
+_GIBBS_KEYS = ("target_accept_prob", "max_tree_depth", "dense_mass", "init_strategy")
+
+
+def _make_kernel(model, config, slice_sites=(), log_print=None):
+    """The ``hierax.infer`` kernel a slice or NUTS config describes.
+
+    A NUTS config with ``slice_sites`` (sharp edges,
+    :func:`hierax.pop.inference.sharp_edge_hyperparameters`) gives
+    :class:`hierax.infer.NUTSWithinGibbs`: slice updates of those sites, NUTS on the
+    others; the kernel settings it has no use for are named in the log.
+    """
+    from hierax.infer import NUTS, NUTSWithinGibbs, Slice
 
     if config.kind == "slice":
         return Slice(model, **config.slice.kernel_kwargs())
-    return NUTS(model, **config.kernel.kernel_kwargs())
+    kwargs = config.kernel.kernel_kwargs()
+    if not slice_sites:
+        return NUTS(model, **kwargs)
+    unused = sorted(k for k in config.kernel.model_fields_set if k not in _GIBBS_KEYS)
+    if log_print is not None:
+        log_print(f"NUTS cannot move sharp edges ({', '.join(slice_sites)}: the Monte Carlo "
+                  "likelihood steps there), so they get slice updates within Gibbs and NUTS "
+                  "runs on the other hyperparameters (hierax.infer.NUTSWithinGibbs; "
+                  "docs/pop_sampler.md)" + (f"; kernel settings not used: {', '.join(unused)}"
+                                           if unused else ""))
+    return NUTSWithinGibbs(model, slice_sites, **{k: kwargs[k] for k in _GIBBS_KEYS})
 
 
-def _make_mcmc(model, config):
+def _make_mcmc(model, config, slice_sites=(), log_print=None):
     from hierax.infer import MCMC
 
     settings = config.mcmc
-    return MCMC(_make_kernel(model, config), num_warmup=settings.num_warmup,
+    return MCMC(_make_kernel(model, config, slice_sites, log_print),
+                num_warmup=settings.num_warmup,
                 num_samples=settings.num_samples, num_chains=settings.num_chains,
                 thinning=settings.thinning, chain_method=settings.chain_method,
-                progress_bar=settings.progress_bar)
+                progress_bar=settings.progress_bar, jit_model_args=settings.jit_model_args)
 
 
 def _describe_resume(run, mcmc, log_print) -> None:
@@ -56,7 +76,7 @@ def _describe_resume(run, mcmc, log_print) -> None:
 
 
 def run_mcmc_checkpointed(model, config, seed: int, state: Path, *, resume: bool, log_print,
-                          checkpoint_seconds: float = 10.0):
+                          checkpoint_seconds: float = 10.0, slice_sites=()):
     """Slice or NUTS (``config.kind``) written to ``state`` segment by segment.
 
     Every segment of a few seconds (warmup or sampling) is a checkpoint with its
@@ -70,7 +90,7 @@ def run_mcmc_checkpointed(model, config, seed: int, state: Path, *, resume: bool
     from hierax.infer.resumable import CheckpointedRun
 
     settings = config.mcmc
-    mcmc = _make_mcmc(model, config)
+    mcmc = _make_mcmc(model, config, slice_sites, log_print)
     run = CheckpointedRun(mcmc, state, resume=resume, log=log_print,
                           segment_seconds=checkpoint_seconds)
     run.run(jax.random.PRNGKey(seed))

@@ -9,11 +9,11 @@ The parsers stay strict: a ``"_comment"`` key would be an unknown key.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from hierax._files import write_text_atomically
 from hierax.cli.errors import UserInputError
+from hierax.pop.defaults import NUTS_SETTINGS, SLICE_MCMC_SETTINGS, default_prior
 
 __all__ = [
     "FILE_NAMES",
@@ -21,7 +21,6 @@ __all__ = [
     "NUTS_TEMPLATE",
     "SLICE_TEMPLATE",
     "PMEAN_TEMPLATE",
-    "PRIOR_RULES",
     "README_NAME",
     "default_hyperparameter_names",
     "prior_template",
@@ -32,56 +31,23 @@ __all__ = [
 FILE_NAMES = {"prior": "prior.json", "slice": "slice_config.json", "nuts": "numpyro_config.json",
               "flowmc": "flowMC_config.json", "pmean": "pmean.json"}
 README_NAME = "config_templates.md"
-_IDX = r"_(pl|g)_[0-9]+"
 
 
-def _uniform(low: float, high: float) -> dict:
-    return {"dist": "Uniform", "low": low, "high": high}
-
-
-# Default prior of each hyperparameter family (first match wins); both GWKokab spellings.
-PRIOR_RULES: tuple[tuple[str, object], ...] = (
-    (r"log_rate_[0-9]+", _uniform(-11.5, 11.5)),
-    (r"alpha_pl_[0-9]+", _uniform(-5.0, 5.0)),
-    (r"beta_pl_[0-9]+", _uniform(-5.0, 5.0)),
-    (r"mmin_pl_[0-9]+", _uniform(1.0, 20.0)),
-    (r"mmax_pl_[0-9]+", _uniform(30.0, 100.0)),
-    (r"delta_pl_[0-9]+", _uniform(0.1, 10.0)),
-    (r"m[12]_loc_g_[0-9]+", _uniform(5.0, 80.0)),
-    (r"m[12]_scale_g_[0-9]+", _uniform(0.5, 20.0)),
-    (r"m[12]_low_g_[0-9]+", 2.0),
-    (r"m[12]_high_g_[0-9]+", 150.0),
-    (r"(chi[12]_mean|mean_chi[12]|a_[12]_mean)" + _IDX, _uniform(0.0, 1.0)),
-    (r"(chi[12]_variance|variance_chi[12]|a_[12]_variance)" + _IDX, _uniform(0.001, 0.25)),
-    (r"(chi[12]|a_[12])_loc" + _IDX, _uniform(0.0, 1.0)),
-    (r"(chi[12]|a_[12])_scale" + _IDX, _uniform(0.01, 1.0)),
-    (r"(chi[12]|a_[12])_low" + _IDX, 0.0),
-    (r"(chi[12]|a_[12])_high" + _IDX, 1.0),
-    (r"cos_tilt_zeta" + _IDX, _uniform(0.0, 1.0)),
-    (r"cos_tilt_?[12]_scale" + _IDX, _uniform(0.1, 4.0)),
-    (r"(eccentricity|ecc)_loc" + _IDX, 0.0),
-    (r"(eccentricity|ecc)_scale" + _IDX, _uniform(0.001, 0.5)),
-    (r"(eccentricity|ecc)_low" + _IDX, 0.0),
-    (r"(eccentricity|ecc)_high" + _IDX, 1.0),
-    (r"(eccentricity|ecc)_alpha" + _IDX, _uniform(-5.0, 5.0)),
-    (r"(redshift_)?(kappa|lamb|lambda)" + _IDX, _uniform(-5.0, 10.0)),
-    (r"(redshift_)?gamma" + _IDX, _uniform(-5.0, 10.0)),
-    (r"(redshift_)?z_peak" + _IDX, _uniform(0.5, 4.0)),
-    (r"(redshift_)?z_max" + _IDX, 3.0),
-)
-_PLACEHOLDER = _uniform(0.0, 1.0)
+_PLACEHOLDER = {"dist": "Uniform", "low": 0.0, "high": 1.0}
 
 SLICE_TEMPLATE = {
     "slice": {"width": 1.0, "max_steps_out": 16, "adapt_directions": True,
               "adapt_width": True, "init_strategy": "init_to_uniform"},
-    "mcmc": {"num_warmup": 600, "num_samples": 1000, "num_chains": 4, "thinning": 1,
-             "chain_method": "parallel", "progress_bar": True},
+    "mcmc": {**SLICE_MCMC_SETTINGS, "thinning": 1, "chain_method": "parallel",
+             "progress_bar": True},
 }
 
 NUTS_TEMPLATE = {
-    "kernel": {"max_tree_depth": 10, "target_accept_prob": 0.8, "dense_mass": False},
-    "mcmc": {"num_warmup": 1000, "num_samples": 1000, "num_chains": 4, "thinning": 1,
-             "chain_method": "parallel", "progress_bar": True, "jit_model_args": False},
+    "kernel": {"max_tree_depth": NUTS_SETTINGS["max_tree_depth"],
+               "target_accept_prob": NUTS_SETTINGS["target_accept_prob"], "dense_mass": False},
+    "mcmc": {**{k: NUTS_SETTINGS[k] for k in ("num_warmup", "num_samples", "num_chains")},
+             "thinning": 1, "chain_method": "parallel", "progress_bar": True,
+             "jit_model_args": False},
 }
 
 FLOWMC_TEMPLATE = {
@@ -111,38 +77,20 @@ def default_hyperparameter_names(options: dict) -> tuple[str, ...]:
     ``options`` are ``PopulationModel`` keyword arguments (see
     :func:`hierax.cli.args.model_options`).
     """
-    try:
-        from hierax.pop.models import PopulationModel
-    except ImportError:
-        return _mass_only_names(options)
+    from hierax.pop.models import PopulationModel
+
     return tuple(PopulationModel(**options).hyperparameter_names)
-
-
-def _mass_only_names(options: dict) -> tuple[str, ...]:
-    """GWKokab's ``n_pls_m_gs`` mass hyperparameters (models without marginals)."""
-    marginals = [k for k in ("spin", "tilt", "eccentricity", "redshift") if options.get(k)]
-    if marginals:
-        raise UserInputError(f"templates with {', '.join(marginals)} need hierax.pop.models, "
-                             "which is not available")
-    n_pl, n_g = options["n_pl"], options["n_g"]
-    pl = ["alpha", "beta", "mmin", "mmax"] + (["delta"] if options.get("smoothing") else [])
-    g = ["m1_loc", "m2_loc", "m1_scale", "m2_scale", "m1_low", "m1_high", "m2_low", "m2_high"]
-    return (tuple(f"log_rate_{k}" for k in range(n_pl + n_g))
-            + tuple(f"{p}_pl_{k}" for k in range(n_pl) for p in pl)
-            + tuple(f"{p}_g_{k}" for k in range(n_g) for p in g))
 
 
 def prior_template(hyperparameter_names) -> tuple[dict, list[str]]:
     """(prior config with one exact key per name, names that got a placeholder prior)."""
     config, placeholders = {}, []
     for name in hyperparameter_names:
-        for pattern, value in PRIOR_RULES:
-            if re.fullmatch(pattern, name):
-                config[name] = value
-                break
-        else:
-            config[name] = dict(_PLACEHOLDER)
+        value = default_prior(name)
+        if value is None:
+            value = dict(_PLACEHOLDER)
             placeholders.append(name)
+        config[name] = value
     return config, placeholders
 
 

@@ -3,13 +3,15 @@
 The layers inside: :mod:`hierax.infer.kernels` holds the pure transition and
 adaptation functions over flat positions; :mod:`hierax.infer.util` and
 :mod:`hierax.infer.initialization` turn a model into a potential; the
-:class:`MCMC` driver runs chains; :class:`Predictive` draws predictions.
+:class:`MCMC` driver runs chains (kernels ``NUTS``, ``HMC``, ``Slice``,
+``NUTSWithinGibbs``); :class:`Predictive` draws predictions.
 """
 
 from hierax.infer import reparam
 from hierax.infer.arviz import to_inference_data
 from hierax.infer.checkpoint import SavedRun, load, resume, save
 from hierax.infer.flowmc import FlowMC
+from hierax.infer.gibbs import NUTSWithinGibbs
 from hierax.infer.hmc import HMC, NUTS
 from hierax.infer.initialization import (
     init_to_feasible,
@@ -23,7 +25,7 @@ from hierax.infer.mcmc import MCMC
 from hierax.infer.predictive import Predictive
 from hierax.infer.program import initialize_model
 from hierax.infer.resumable import CheckpointedRun
-from hierax.infer.slice import Slice, default_population_kernel
+from hierax.infer.slice import Slice
 from hierax.infer.util import (
     constrain_fn,
     log_density,
@@ -37,10 +39,10 @@ __all__ = [
     "CheckpointedRun",
     "FlowMC",
     "Slice",
-    "default_population_kernel",
     "HMC",
     "MCMC",
     "NUTS",
+    "NUTSWithinGibbs",
     "Predictive",
     "SavedRun",
     "constrain_fn",

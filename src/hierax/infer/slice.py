@@ -55,16 +55,11 @@ from hierax.infer.kernels.schedule import build_schedule
 from hierax.infer.program import build_kernel_program
 
 __all__ = [
-    "POPULATION_MCMC_SETTINGS",
     "Slice",
     "SliceInfo",
     "SliceState",
-    "default_population_kernel",
     "slice_along",
 ]
-
-# The MCMC settings measured with :func:`default_population_kernel` in docs/pop_sampler.md.
-POPULATION_MCMC_SETTINGS = {"num_warmup": 600, "num_samples": 1000, "num_chains": 4}
 
 # Warmup windows: the slice kernel has no step size to settle before the first
 # covariance window, so its buffers are shorter than Stan's 75 / 50.
@@ -400,17 +395,3 @@ class Slice:
                 "contractions": info.contractions.astype(jnp.int32),
                 "potential_energy": (-state.log_density).astype(dtype),
                 "step_size": jnp.mean(state.widths).astype(dtype)}
-
-
-def default_population_kernel(model, **settings):
-    """The default kernel for population hyper-posteriors: :class:`Slice` on every site.
-
-    Sharp mass edges make the Monte Carlo population likelihood a step function
-    of ``mmin`` and ``mmax``; slice updates along adapted directions are exact for
-    such densities and need no gradients (see ``docs/pop_sampler.md`` for the
-    measurements). ``settings`` override :class:`Slice`'s arguments. Run it with
-    ``MCMC(kernel, **POPULATION_MCMC_SETTINGS)`` (4 chains, 600 warmup iterations,
-    1,000 draws each), ``chain_method="sequential"`` on a CPU and ``"vectorized"`` on
-    an accelerator.
-    """
-    return Slice(model, **settings)

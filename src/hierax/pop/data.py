@@ -11,11 +11,13 @@ over this layout waste no work on padding.
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["EventSamples", "FewSamplesWarning", "InputWarning", "MIN_SAMPLES_PER_EVENT"]
+__all__ = ["EventSamples", "FewSamplesWarning", "InputWarning", "MIN_SAMPLES_PER_EVENT",
+           "subsample_rows"]
 
 MIN_SAMPLES_PER_EVENT = 10
 """The fewest posterior samples per event that the readers accept without a warning.
@@ -145,6 +147,13 @@ class EventSamples:
         start = int(np.sum(self.counts[:n]))
         stop = start + int(self.counts[n])
         return self.theta[start:stop], self.log_prior[start:stop]
+
+
+def subsample_rows(count: int, keep: int, seed: int, name: str) -> np.ndarray:
+    """``keep`` sorted row indices out of ``count``, drawn without replacement from
+    ``seed`` and the event's ``name`` (so one event's draw does not depend on the others)."""
+    rng = np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
+    return np.sort(rng.choice(count, size=keep, replace=False))
 
 
 def _event_array(samples, name: str) -> np.ndarray:

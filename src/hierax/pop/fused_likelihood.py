@@ -282,40 +282,34 @@ class FusedPowerLaw:
         return terms
 
 
-def fused_power_law(fn, layout, selection) -> FusedPowerLaw | None:
-    """The one-pass sums for ``fn`` over a bucket ``layout`` and ``selection``, or ``None``
-    where they do not apply.
+def fused_power_law(population, layout, selection) -> FusedPowerLaw | None:
+    """The one-pass sums for ``population`` over a bucket ``layout`` and ``selection``, or
+    ``None`` where they do not apply.
 
-    They apply when ``fn`` is the ``log_rate_density`` of a
-    :class:`hierax.pop.models.PopulationModel` with one power law, no Gaussian,
-    no smoothing and no other columns than the two masses, and the selection
-    draws are evaluated in one piece (no ``batch_size``).
+    They apply when ``population`` is a :class:`hierax.pop.models.PopulationModel` with
+    one sharp power law over the two masses only
+    (:attr:`~hierax.pop.models.PopulationModel.is_single_sharp_power_law`) and the
+    selection draws are evaluated in one piece (no ``batch_size``).
 
     Args:
-        fn: the likelihood's rate density function.
-        layout: a bucket layout: ``theta``, ``log_prior`` (rows of every bucket in
-            order), ``buckets`` of ``(start, size, width, mask, counts)`` and the
-            event order ``inverse``/``identity_order``.
+        population: the likelihood's population.
+        layout: a :class:`hierax.pop.likelihood.BucketLayout`.
         selection: a :class:`hierax.pop.selection.SelectionEstimator`.
     """
-    model = getattr(fn, "__self__", None)
-    is_rate_density = getattr(fn, "__name__", "") == "log_rate_density"
-    if not (isinstance(model, PopulationModel) and is_rate_density):
+    if not (isinstance(population, PopulationModel) and population.is_single_sharp_power_law):
         return None
-    simple = (model.n_pl == 1 and model.n_g == 0 and not model.spin and not model.tilt
-              and model.eccentricity is None and model.redshift is None and not model.smoothing)
-    if not simple or selection.batch_size is not None or layout.theta.shape[1] != 2:
+    if selection.batch_size is not None or layout.theta.shape[1] != 2:
         return None
-    rows = model.prepare_rows(np.asarray(layout.theta, np.float64))
+    rows = population.prepare_rows(np.asarray(layout.theta, np.float64))
     blocks = []
-    for start, size, width, mask, _ in layout.buckets:
-        stop = start + size * width
+    for bucket in layout.buckets:
+        start, stop = bucket.start, bucket.start + bucket.size * bucket.width
         off = -np.asarray(layout.log_prior[start:stop], np.float64)
-        if mask is not None:
-            off = np.where(np.asarray(mask).reshape(-1), off, -np.inf)
-        blocks.append(_block(rows.theta[start:stop], rows.log_masses[start:stop], off, size,
-                             width))
-    draws = model.prepare_rows(np.asarray(selection.theta, np.float64))
+        if bucket.mask is not None:
+            off = np.where(np.asarray(bucket.mask).reshape(-1), off, -np.inf)
+        blocks.append(_block(rows.theta[start:stop], rows.log_masses[start:stop], off,
+                             bucket.size, bucket.width))
+    draws = population.prepare_rows(np.asarray(selection.theta, np.float64))
     selection_block = _block(draws.theta, draws.log_masses,
                              selection.log_weight - selection.log_draw_density, 1,
                              selection.num_draws)

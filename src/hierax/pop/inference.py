@@ -5,7 +5,7 @@
     model = PopulationModel(n_pl=1)
     spec = parse_prior_config("prior.json", model.hyperparameter_names,
                               ordered_pairs=ordered_hyperparameter_pairs(model))
-    likelihood = DiscreteLikelihood(events, model.log_rate_density, selection)
+    likelihood = DiscreteLikelihood(events, model, selection)
     mcmc = run_nuts(population_model, jax.random.PRNGKey(0), model, spec, likelihood)
     mcmc.print_summary()
 
@@ -28,17 +28,18 @@ import numpy as np
 
 from hierax.handlers import seed
 from hierax.pop.likelihood import describe_unsupported_events, record_diagnostics
+from hierax.pop.models.hyperparameters import MASS_FAMILIES
 from hierax.pop.priors import sample_hyperparameters
 from hierax.primitives import deterministic, factor
 
 __all__ = [
     "DIAGNOSTIC_SITES",
-    "DEFAULT_NUTS_SETTINGS",
     "default_chain_method",
     "explain_invalid_start",
     "ordered_hyperparameter_pairs",
     "population_model",
     "run_nuts",
+    "sharp_edge_hyperparameters",
     "unsupported_events",
 ]
 
@@ -46,12 +47,13 @@ DIAGNOSTIC_SITES = ("mu", "log_likelihood_variance", "min_event_effective_sample
                     "selection_effective_draws", "mc_error_violated")
 """Deterministic sites :func:`population_model` records at every draw."""
 
-DEFAULT_NUTS_SETTINGS = {"num_warmup": 1000, "num_samples": 1000, "num_chains": 4,
-                         "target_accept_prob": 0.9, "max_tree_depth": 10}
-"""Settings of :func:`run_nuts` when none are given."""
 
 _ORDERED_STEMS = (("mmin", "mmax"), ("m1_low", "m1_high"), ("m2_low", "m2_high"),
-                  ("eccentricity_low", "eccentricity_high"))
+                  ("eccentricity_low", "eccentricity_high"), ("mmin", "m_break"),
+                  ("m_break", "mmax"))
+
+
+_FAMILIES = "|".join(MASS_FAMILIES)
 
 
 def ordered_hyperparameter_pairs(population) -> tuple[tuple[str, str], ...]:
@@ -65,13 +67,40 @@ def ordered_hyperparameter_pairs(population) -> tuple[tuple[str, str], ...]:
     pairs = []
     for name in population.hyperparameter_names:
         for low, high in _ORDERED_STEMS:
-            match = re.fullmatch(rf"{low}(_(?:pl|g)_[0-9]+)", name)
+            match = re.fullmatch(rf"{low}(_(?:{_FAMILIES})_[0-9]+)", name)
             if match and f"{high}{match.group(1)}" in names:
                 pairs.append((name, f"{high}{match.group(1)}"))
     return tuple(pairs)
 
 
-def population_model(population, prior_spec, likelihood, *, penalty=None):
+_EDGE_PATTERN = re.compile(
+    r"(mmax_(?:pl|plp|bp2p)|m[12]_(?:low|high)_g|eccentricity_(?:low|high)|redshift_z_max)"
+    r"(?:_(?:pl|g|plp|bp2p))?_[0-9]+")
+
+
+def sharp_edge_hyperparameters(population, free_names) -> tuple[str, ...]:
+    """The free hyperparameters at which the Monte Carlo likelihood jumps: the edges of
+    a support (``mmax`` of every power law, ``mmin`` of the unsmoothed ones, the bounds
+    of truncated Gaussians and eccentricities, ``z_max``). Each time such an edge crosses
+    a posterior sample the likelihood estimate steps, so gradient-based samplers cannot
+    move them (``docs/pop_sampler.md``, section 1); slice updates can.
+
+    The low-mass edge of PowerLaw+Peak and BrokenPowerLaw+2 peaks, and of smoothed power
+    laws, is tapered over ``delta_m``, so the density is continuous in it.
+    """
+    names = set(free_names)
+    edges = []
+    for name in population.hyperparameter_names:
+        if name not in names:
+            continue
+        sharp_mmin = re.fullmatch(r"mmin_pl_[0-9]+", name) and not population.smoothing
+        if sharp_mmin or _EDGE_PATTERN.fullmatch(name):
+            edges.append(name)
+    return tuple(edges)
+
+
+def population_model(population, prior_spec, likelihood, *, penalty=None, mc_error_rule=None,
+                     mc_thresholds=None, selection_uncertainty=False):
     """The hierax model of a population inference (a function to give to NUTS).
 
     Args:
@@ -81,13 +110,25 @@ def population_model(population, prior_spec, likelihood, *, penalty=None):
             ``population.hyperparameter_names``.
         likelihood: a :class:`hierax.pop.likelihood.DiscreteLikelihood` (or any
             callable ``hyper -> LikelihoodTerms``).
-        penalty: optional log-density penalty where the Monte Carlo error is too
-            large (see :func:`hierax.pop.likelihood.record_diagnostics`).
+        mc_error_rule: what a draw whose Monte Carlo error exceeds a threshold gets:
+            ``"warn"`` (recorded only), ``"cut"`` or ``"penalty"``
+            (:func:`hierax.pop.likelihood.record_diagnostics`); ``None`` is ``"warn"``.
+        penalty: the scale of the ``"penalty"`` rule (or, without a rule, a constant
+            subtracted where a threshold is violated).
+        mc_thresholds: keyword overrides of the thresholds
+            (:data:`hierax.pop.defaults.MONTE_CARLO_THRESHOLDS`).
+        selection_uncertainty: marginalise the Monte Carlo uncertainty of ``mu_hat``:
+            ``E[exp(-mu)]`` over ``mu ~ Normal(mu_hat, Var(mu_hat))`` adds
+            ``Var(mu_hat) / 2`` to ``ln L`` (Farr 2019, RNAAS 3, 66, for the likelihood
+            with an explicit rate); valid while ``Var(mu_hat)`` is small against
+            ``mu_hat``, which the selection threshold ensures.
 
     Sites: one ``sample`` site per free hyperparameter, ``deterministic`` sites for
     constants, ties and :data:`DIAGNOSTIC_SITES`, and the ``factor`` site
-    ``log_likelihood``.
+    ``log_likelihood`` (with ``mc_error_penalty`` under a rule that acts).
     """
+    from hierax.pop.defaults import MONTE_CARLO_THRESHOLDS
+
     wanted = tuple(population.hyperparameter_names)
     if tuple(prior_spec.hyperparameter_names) != wanted:
         raise ValueError(
@@ -95,8 +136,14 @@ def population_model(population, prior_spec, likelihood, *, penalty=None):
             f"population needs {wanted}.")
     hyper = sample_hyperparameters(prior_spec)
     terms = likelihood(hyper)
-    factor("log_likelihood", terms.log_likelihood)
-    violated = record_diagnostics(terms, penalty=penalty)
+    log_l = terms.log_likelihood
+    if selection_uncertainty:
+        log_l = log_l + 0.5 * terms.selection_variance
+    factor("log_likelihood", log_l)
+    thresholds = {**MONTE_CARLO_THRESHOLDS, **(mc_thresholds or {})}
+    violated = record_diagnostics(terms, penalty=penalty,
+                                  rule=None if mc_error_rule == "warn" else mc_error_rule,
+                                  **thresholds)
     deterministic("mc_error_violated", violated)
 
 
@@ -146,14 +193,14 @@ def run_nuts(model, rng_key, *model_args, num_warmup=None, num_samples=None, num
 
     The arguments are bound to the model (they may be any Python objects, such
     as a population and a likelihood). Defaults come from
-    :data:`DEFAULT_NUTS_SETTINGS`. ``chain_method`` None takes
+    :data:`hierax.pop.defaults.NUTS_SETTINGS`. ``chain_method`` None takes
     :func:`default_chain_method`. ``kernel_kwargs`` go to ``NUTS``. When ``model`` is
     :func:`population_model` and no valid start is found, the ``ValueError`` names the
     events no hyperparameter value supports (:func:`explain_invalid_start`).
     """
     from hierax.infer import MCMC, NUTS
+    from hierax.pop.defaults import NUTS_SETTINGS as settings
 
-    settings = DEFAULT_NUTS_SETTINGS
     kernel = {"target_accept_prob": settings["target_accept_prob"],
               "max_tree_depth": settings["max_tree_depth"], **(kernel_kwargs or {})}
     chains = settings["num_chains"] if num_chains is None else num_chains

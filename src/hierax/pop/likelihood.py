@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -63,8 +63,11 @@ from .fused_likelihood import fused_power_law
 from .selection.base import SelectionEstimator, in_float64, shifted_moments
 
 __all__ = [
+    "Bucket",
+    "BucketLayout",
     "DiscreteLikelihood",
     "LikelihoodTerms",
+    "RateDensity",
     "MonteCarloErrorWarning",
     "check_monte_carlo_error",
     "describe_unsupported_events",
@@ -99,13 +102,53 @@ class LikelihoodTerms(NamedTuple):
     selection_variance: jax.Array
 
 
+@runtime_checkable
+class RateDensity(Protocol):
+    """What :class:`DiscreteLikelihood` needs of a population.
+
+    ``log_rate_density(theta, hyper)`` is ``ln rho`` at the rows ``theta (..., d)``, row
+    by row. Two optional methods open faster and safer paths, used when present:
+
+    - ``prepare_rows(theta)``: rows with the ``Lambda``-independent quantities computed
+      once (e.g. :class:`hierax.pop.models.PreparedRows`), accepted by
+      ``log_rate_density`` in place of ``theta``;
+    - ``unsupported_samples(theta) -> [(reason, (M,) bool mask)]``: samples no
+      hyperparameter value supports; events made only of such samples are refused.
+
+    :class:`hierax.pop.models.PopulationModel` implements all three.
+    """
+
+    def log_rate_density(self, theta, hyper) -> jax.Array: ...
+
+
+class _FunctionRateDensity:
+    """A bare ``ln rho`` function as a :class:`RateDensity` (no optional methods)."""
+
+    def __init__(self, fn: Callable):
+        self.log_rate_density = fn
+
+
+def _as_rate_density(population) -> Any:
+    if isinstance(population, RateDensity):
+        return population
+    if callable(population):
+        return _FunctionRateDensity(population)
+    raise TypeError(
+        "DiscreteLikelihood: population must have a log_rate_density(theta, hyper) method "
+        f"(e.g. a PopulationModel) or be such a function, got {type(population).__name__}."
+    )
+
+
 class DiscreteLikelihood:
     """``ln L(Lambda)`` of a catalog (module docstring); call with the hyperparameter dict.
 
     Args:
         events: the catalog's posterior samples.
-        log_rate_density_fn: ``(theta (..., d), hyper) -> (...)``, ``ln rho``; normally
-            ``PopulationModel.log_rate_density``. It must act row by row.
+        population: the population, a :class:`RateDensity` such as a
+            :class:`hierax.pop.models.PopulationModel`, or a bare function
+            ``(theta (..., d), hyper) -> (...)`` giving ``ln rho`` row by row. A bare
+            function (a bound ``log_rate_density`` method included) gets the generic path
+            only: no prepared rows, no check of unsupported events, no one-pass sums.
         selection: the estimator of ``mu``; its columns must match the events'.
         time: ``T`` of the ``N ln T`` term in years (default: ``selection.time``).
         n_buckets: the number of padded buckets of events with similar sample counts, or
@@ -127,7 +170,7 @@ class DiscreteLikelihood:
     def __init__(
         self,
         events: EventSamples,
-        log_rate_density_fn: Callable,
+        population: RateDensity | Callable,
         selection: SelectionEstimator,
         time: float | None = None,
         n_buckets: int | None = None,
@@ -138,9 +181,11 @@ class DiscreteLikelihood:
         fused: bool | None = None,
     ):
         _check_arguments(events, selection, n_buckets, layout, max_padding)
-        _check_supported_events(events, log_rate_density_fn)
+        population = _as_rate_density(population)
+        _check_supported_events(events, population)
         self.events = events
-        self.log_rate_density_fn = log_rate_density_fn
+        self.population = population
+        self.log_rate_density_fn = population.log_rate_density
         self.selection = selection
         self.time = float(selection.time if time is None else time)
         if not self.time > 0:
@@ -156,20 +201,20 @@ class DiscreteLikelihood:
                 if self.n_buckets is None
                 else even_buckets(events.counts, self.n_buckets)
             )
-            self._layout = _BucketLayout(events, groups)
+            self._layout = BucketLayout(events, groups)
         self._fused = None
-        if fused is not False and isinstance(self._layout, _BucketLayout):
-            self._fused = fused_power_law(log_rate_density_fn, self._layout, selection)
+        if fused is not False and isinstance(self._layout, BucketLayout):
+            self._fused = fused_power_law(population, self._layout, selection)
         if fused is True and self._fused is None:
             raise ValueError(
-                "DiscreteLikelihood: fused=True needs the log_rate_density of a "
-                "PopulationModel with one power law and no other component or column, an "
-                "unbatched selection and the bucket layout on one device."
+                "DiscreteLikelihood: fused=True needs a PopulationModel with one power law "
+                "and no other component or column, an unbatched selection and the bucket "
+                "layout on one device."
             )
         self._rows = None
-        if (self._fused is None and isinstance(self._layout, _BucketLayout)
+        if (self._fused is None and isinstance(self._layout, BucketLayout)
                 and selection.batch_size is None):
-            self._rows = _prepared_rows(log_rate_density_fn, self._layout.theta, selection.theta)
+            self._rows = _prepared_rows(population, self._layout.theta, selection.theta)
         self._evaluate_jit = jax.jit(self._evaluate)
 
     @property
@@ -254,24 +299,20 @@ class DiscreteLikelihood:
 _ROW_MULTIPLE = 128
 
 
-def _prepared_rows(fn, *blocks):
-    """The rows ``fn`` is evaluated on: the ``(n_i, d)`` blocks concatenated and padded to
-    a multiple of ``_ROW_MULTIPLE`` rows by repeating the first row (a valid sample, so
+def _prepared_rows(population, *blocks):
+    """The rows ``ln rho`` is evaluated on: the ``(n_i, d)`` blocks concatenated and padded
+    to a multiple of ``_ROW_MULTIPLE`` rows by repeating the first row (a valid sample, so
     ``ln rho`` and its gradient stay finite there; the padding is sliced off).
 
-    When ``fn`` is the ``log_rate_density`` method of an object with ``prepare_rows``
-    (:class:`hierax.pop.models.PopulationModel`), the rows are prepared with it once
-    here, in float64, instead of at every evaluation.
+    When the population has ``prepare_rows`` (:class:`RateDensity`), the rows are
+    prepared with it once here, in float64, instead of at every evaluation.
     """
     rows = np.concatenate(blocks, axis=0)
     pad = (-rows.shape[0]) % _ROW_MULTIPLE
     if pad:
         rows = np.concatenate([rows, np.repeat(rows[:1], pad, axis=0)])
-    owner = getattr(fn, "__self__", None)
-    prepare = getattr(owner, "prepare_rows", None)
-    if callable(prepare) and getattr(fn, "__name__", None) == "log_rate_density":
-        return prepare(rows)
-    return rows
+    prepare = getattr(population, "prepare_rows", None)
+    return prepare(rows) if callable(prepare) else rows
 
 
 def _check_arguments(events, selection, n_buckets, layout, max_padding):
@@ -298,16 +339,14 @@ def _check_arguments(events, selection, n_buckets, layout, max_padding):
         raise ValueError(f"DiscreteLikelihood: max_padding must lie in [0, 1), got {max_padding}.")
 
 
-def _check_supported_events(events: EventSamples, log_rate_density_fn) -> None:
+def _check_supported_events(events: EventSamples, population) -> None:
     """Refuse events that no hyperparameter value can explain (a zero likelihood everywhere).
 
-    Applies when ``log_rate_density_fn`` is the ``log_rate_density`` method of an object
-    with ``unsupported_samples(theta) -> [(reason, mask)]``
-    (:meth:`hierax.pop.models.PopulationModel.unsupported_samples`).
+    Applies when the population has ``unsupported_samples(theta) -> [(reason, mask)]``
+    (:class:`RateDensity`, :meth:`hierax.pop.models.PopulationModel.unsupported_samples`).
     """
-    owner = getattr(log_rate_density_fn, "__self__", None)
-    check = getattr(owner, "unsupported_samples", None)
-    if not callable(check) or getattr(log_rate_density_fn, "__name__", None) != "log_rate_density":
+    check = getattr(population, "unsupported_samples", None)
+    if not callable(check):
         return
     starts = np.concatenate([[0], np.cumsum(events.counts)[:-1]])
     for reason, mask in check(events.theta):
@@ -424,12 +463,35 @@ class _SegmentLayout:
         return in_float64(reduce)(log_rho)
 
 
-class _BucketLayout:
+class Bucket(NamedTuple):
+    """One bucket of a :class:`BucketLayout`.
+
+    Attributes:
+        start: its first row in ``BucketLayout.theta``.
+        size: the number of events in it.
+        width: the samples per event after padding; it spans ``size * width`` rows.
+        mask: ``(size, width)`` bool, False on padding rows; ``None`` when none is padded.
+        counts: ``(size,)`` float64, the events' sample counts.
+    """
+
+    start: int
+    size: int
+    width: int
+    mask: np.ndarray | None
+    counts: np.ndarray
+
+
+class BucketLayout:
     """Events in padded, masked ``(events, width)`` buckets laid out one after another.
 
-    ``theta`` holds the rows of every bucket, flattened in order (padding rows repeat
-    the event's first sample); a bucket is a reshape of its slice of ``ln rho``, so the
-    per-event reductions need no gather or scatter.
+    Attributes:
+        theta: ``(rows, d)`` the rows of every bucket, flattened in order (padding rows
+            repeat the event's first sample); a bucket is a reshape of its slice of
+            ``ln rho``, so the per-event reductions need no gather or scatter.
+        log_prior: ``(rows,)`` the reference prior of each row (0 on padding rows).
+        buckets: the :class:`Bucket` s, in row order.
+        inverse: ``(N,)`` the position of each event (in catalog order) among the
+            buckets' events; ``identity_order`` is True when it is ``arange(N)``.
     """
 
     def __init__(self, events: EventSamples, groups):
@@ -447,8 +509,8 @@ class _BucketLayout:
             rows.append(index.reshape(-1))
             priors.append(np.where(mask, events.log_prior[index], 0.0).reshape(-1))
             full = bool(mask.all())
-            self.buckets.append((start, members.size, width, None if full else mask,
-                                 counts.astype(np.float64)))
+            self.buckets.append(Bucket(start, int(members.size), width,
+                                       None if full else mask, counts.astype(np.float64)))
             start += members.size * width
         rows = np.concatenate(rows)
         self.theta = events.theta[rows]
@@ -491,6 +553,23 @@ def _violations(event_neff_min, variance, selection_neff, num_events, thresholds
     }
 
 
+MC_ERROR_RULES = ("warn", "cut", "penalty")
+"""What :func:`record_diagnostics` does where a Monte Carlo threshold is violated: only
+record it (the run's summary warns), reject the draw (``ln p = -inf``), or subtract
+``penalty`` times the relative excess over the thresholds."""
+
+
+def _relative_excess(event_min, variance, selection_neff, num_events, thresholds):
+    """``sum`` over the three checks of ``max(0, excess)``: ``min / N_eff - 1`` for the
+    effective sample sizes, ``Var / max - 1`` for ``Var(ln L)``; 0 where all pass."""
+    min_event, max_variance, selection_ratio = thresholds
+    tiny = jnp.finfo(jnp.result_type(event_min)).tiny
+    parts = (min_event / jnp.maximum(event_min, tiny) - 1.0,
+             variance / max_variance - 1.0,
+             selection_ratio * num_events / jnp.maximum(selection_neff, tiny) - 1.0)
+    return sum(jnp.maximum(part, 0.0) for part in parts)
+
+
 def record_diagnostics(
     terms: LikelihoodTerms,
     *,
@@ -498,40 +577,57 @@ def record_diagnostics(
     max_log_likelihood_variance: float = 1.0,
     min_selection_ratio: float = 4.0,
     penalty: float | None = None,
+    rule: str | None = None,
     prefix: str = "",
 ) -> jax.Array:
-    """Record the Monte Carlo diagnostics as ``deterministic`` sites in a hierax model.
+    """Record the Monte Carlo diagnostics as ``deterministic`` sites in a hierax model,
+    and enforce them by ``rule``.
 
     Sites (with ``prefix``): ``mu``, ``log_likelihood_variance``,
-    ``min_event_effective_samples``, ``selection_effective_draws``. With a
-    ``penalty``, a ``factor`` site ``mc_error_penalty`` subtracts it from the log
-    density where any threshold is violated (``float("inf")`` rejects such draws).
-    Thresholds: per-event effective samples, the variance of ``ln L``
-    (Talbot & Golomb 2023 suggest 1) and ``N_eff(selection) >= ratio * N`` (Farr 2019: 4).
+    ``min_event_effective_samples``, ``selection_effective_draws``. Thresholds:
+    per-event effective samples, the variance of ``ln L`` (Talbot & Golomb 2023, MNRAS
+    526, 3495, suggest 1) and ``N_eff(selection) >= ratio * N`` (Farr 2019, RNAAS 3, 66: 4).
+
+    Args:
+        rule: one of :data:`MC_ERROR_RULES`. ``"warn"`` (default) only records;
+            ``"cut"`` adds a ``factor`` site ``mc_error_penalty`` of ``-inf`` where any
+            threshold is violated (as GWPopulation's ``maximum_uncertainty`` does for
+            the variance); ``"penalty"`` makes it ``-penalty`` times the summed relative
+            excess (``N_min / N_eff - 1``, ``Var / Var_max - 1``), continuous in the
+            diagnostics and 0 where they pass. The diagnostics carry no gradient, so a
+            gradient-based sampler sees the penalty only through its values.
+        penalty: the scale of ``"penalty"`` (default 10); without ``rule``, a number
+            keeps the older meaning: subtract it wherever a threshold is violated.
 
     Returns:
         A boolean scalar, True when any threshold is violated.
     """
     from ..primitives import deterministic, factor
 
+    if rule is not None and rule not in MC_ERROR_RULES:
+        raise ValueError(f"record_diagnostics: rule must be one of {MC_ERROR_RULES}, got "
+                         f"{rule!r}.")
+    if penalty is not None and not penalty >= 0:
+        raise ValueError(f"record_diagnostics: penalty must be >= 0, got {penalty}.")
     num_events = terms.event_effective_samples.shape[-1]
     event_min = jnp.min(terms.event_effective_samples, axis=-1)
     deterministic(prefix + "mu", terms.mu)
     deterministic(prefix + "log_likelihood_variance", terms.log_likelihood_variance)
     deterministic(prefix + "min_event_effective_samples", event_min)
     deterministic(prefix + "selection_effective_draws", terms.selection_effective_draws)
-    checks = _violations(
-        event_min,
-        terms.log_likelihood_variance,
-        terms.selection_effective_draws,
-        num_events,
-        (min_event_effective_samples, max_log_likelihood_variance, min_selection_ratio),
-    )
+    thresholds = (min_event_effective_samples, max_log_likelihood_variance, min_selection_ratio)
+    values = (jax.lax.stop_gradient(event_min),
+              jax.lax.stop_gradient(terms.log_likelihood_variance),
+              jax.lax.stop_gradient(terms.selection_effective_draws))
+    checks = _violations(*values, num_events, thresholds)
     violated = jnp.any(jnp.stack(list(checks.values())))
-    if penalty is not None:
-        if not penalty >= 0:
-            raise ValueError(f"record_diagnostics: penalty must be >= 0, got {penalty}.")
-        factor(prefix + "mc_error_penalty", jnp.where(violated, -penalty, 0.0))
+    if rule == "cut" or (rule is None and penalty is not None):
+        cost = float("inf") if rule == "cut" else penalty
+        factor(prefix + "mc_error_penalty", jnp.where(violated, -cost, 0.0))
+    elif rule == "penalty":
+        scale = 10.0 if penalty is None else penalty
+        excess = _relative_excess(*values, num_events, thresholds)
+        factor(prefix + "mc_error_penalty", -scale * excess)
     return violated
 
 

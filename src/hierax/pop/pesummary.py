@@ -50,7 +50,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import warnings
-import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -58,7 +57,7 @@ from typing import NamedTuple
 import numpy as np
 
 from hierax.pop.cosmology import PLANCK15, Cosmology
-from hierax.pop.data import EventSamples, InputWarning
+from hierax.pop.data import EventSamples, InputWarning, subsample_rows
 from hierax.pop.pe_prior import (
     PEPrior,
     cosmology_from_description,
@@ -118,6 +117,7 @@ class _Request(NamedTuple):
     priors: Mapping[str, object]  # event name -> FILE_PRIOR or PEPrior; "" for every event
     cosmology: Cosmology | None
     frame: str
+    label_fallback: bool = True
 
 
 def read_pesummary_events(
@@ -130,6 +130,7 @@ def read_pesummary_events(
     frame: str = "auto",
     max_samples: int | None = None,
     seed: int = 0,
+    label_fallback: bool = True,
 ) -> EventSamples:
     """Read LVK PESummary (and GWTC-1) posterior files, one event per file.
 
@@ -141,6 +142,10 @@ def read_pesummary_events(
             or ``chi_eff`` (``chi_p`` is refused: its PE prior is not implemented, see
             :mod:`hierax.pop.pe_prior`).
         labels: preferred analyses, exact labels or fnmatch patterns, in order.
+        label_fallback: when no analysis of a file matches ``labels`` with every column
+            needed, read the first one that has them (with a
+            :class:`LabelFallbackWarning`); ``False`` makes that an error naming the file,
+            the labels asked for and what each analysis lacks.
         prior: ``"file"`` (the file's ``priors/analytic`` group), a
             :class:`~hierax.pop.pe_prior.PEPrior` or a mapping such as
             ``{"mass": "flat_detector_components", "distance": "dl_squared"}`` for every
@@ -175,6 +180,7 @@ def read_pesummary_events(
         )
     """
     request = _check_request(columns, labels, prior, cosmology, frame)
+    request = request._replace(label_fallback=bool(label_fallback))
     max_samples = _check_max_samples(max_samples)
     files = find_event_files(paths)
     names = [path.stem for path in files]
@@ -188,7 +194,7 @@ def read_pesummary_events(
     for path in files:
         samples, log_prior = _read_event(path, request)
         if max_samples is not None and samples.shape[0] > max_samples:
-            keep = _subsample(samples.shape[0], max_samples, seed, path.stem)
+            keep = subsample_rows(samples.shape[0], max_samples, seed, path.stem)
             samples, log_prior = samples[keep], log_prior[keep]
         theta.append(samples)
         log_priors.append(log_prior)
@@ -262,12 +268,6 @@ def _check_max_samples(max_samples) -> int | None:
             f"{max_samples!r}."
         )
     return int(max_samples)
-
-
-def _subsample(count: int, keep: int, seed: int, name: str) -> np.ndarray:
-    """``keep`` sorted row indices out of ``count``, from ``seed`` and the event's name."""
-    rng = np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
-    return np.sort(rng.choice(count, size=keep, replace=False))
 
 
 # -- one file -------------------------------------------------------------------------------------
@@ -390,6 +390,15 @@ def _choose_analysis(analyses, names, request: _Request, path: Path) -> _Analysi
         for analysis in fits:
             if analysis.label == pattern or fnmatch.fnmatchcase(analysis.label, pattern):
                 return analysis
+    if not request.label_fallback:
+        asked = [a for a in analyses if any(a.label == p or fnmatch.fnmatchcase(a.label, p)
+                                            for p in request.labels)]
+        detail = "; ".join(f"'{a.samples}' lacks {', '.join(_missing(names[a.label], request))}"
+                           for a in asked) or "no analysis has that label"
+        raise ValueError(
+            f"event file '{path}': no analysis {list(request.labels)} with every column "
+            f"needed ({detail}). Analyses present: {[a.label for a in analyses]}."
+        )
     if not fits:
         lacking = "; ".join(f"'{a.samples}' lacks {', '.join(_missing(names[a.label], request))}"
                             for a in analyses)

@@ -1,16 +1,20 @@
-"""``PopulationModel``: a rate-weighted mixture of power-law and Gaussian components.
+"""``PopulationModel``: a rate-weighted mixture of mass components with shared marginals.
 
     rho(theta | Lambda) = sum_k R_k p_k(theta | Lambda_k),     R_k = exp(log_rate_k)
 
-with ``n_pl`` power-law components (:class:`PowerLawPrimaryMassRatio`) first and
-``n_g`` Gaussian components (:class:`OrderedTruncatedNormalMasses`) after them,
-each optionally times spin-magnitude, tilt, eccentricity and redshift factors
-(GWKokab's ``n_pls_m_gs`` family; hyperparameter names follow it so its prior
-files work unchanged). ``R_k`` is a local rate density in Gpc^-3 yr^-1. Every
-factor but the redshift one is a normalised density; with redshift the
-factor is ``psi_k(z) dV_C/dz / (1 + z)`` (unnormalised, see
-:mod:`hierax.pop.models.redshift`), so ``rho`` is then a rate per unit
-redshift (events per year).
+with ``n_pl`` power-law components (:class:`PowerLawPrimaryMassRatio`) first, then
+``n_g`` Gaussian components (:class:`OrderedTruncatedNormalMasses`), ``n_plp``
+PowerLaw+Peak components (:class:`PowerLawPeak`; Talbot & Thrane 2018, ApJ 856, 173;
+LVK, GWTC-3 populations, PRX 13, 011048, 2023) and ``n_bp2p`` BrokenPowerLaw+2 peaks
+components (:class:`BrokenPowerLawTwoPeaks`, GWTC-4.0), each optionally times
+spin-magnitude, tilt, effective-spin, eccentricity and redshift factors (GWKokab's
+``n_pls_m_gs`` family extended with the LVK model set; hyperparameter names follow
+GWKokab so its prior files work unchanged, see
+:mod:`hierax.pop.models.hyperparameters`). ``R_k`` is a local rate density in
+Gpc^-3 yr^-1. Every factor but the redshift one is a normalised density; with
+redshift the factor is ``psi_k(z) dV_C/dz / (1 + z)`` (unnormalised, see
+:mod:`hierax.pop.models.redshift`), so ``rho`` is then a rate per unit redshift
+(events per year).
 """
 
 from __future__ import annotations
@@ -26,9 +30,13 @@ from hierax.pop.cosmology import PLANCK15, Cosmology
 from hierax.pop.models._numerics import logsumexp_arrays, safe_logsumexp
 from hierax.pop.models.hyperparameters import (
     ECCENTRICITY_OPTIONS,
+    EFFECTIVE_SPIN_OPTIONS,
+    MASS_FAMILIES,
     REDSHIFT_OPTIONS,
+    TILT_OPTIONS,
     component_hyperparameter_names,
     eccentricity_distribution,
+    effective_spin_distribution,
     mass_distribution,
     redshift_distribution,
     spin_distributions,
@@ -68,12 +76,21 @@ def _option(name, value, options):
 
 @dataclasses.dataclass(frozen=True)
 class PopulationModel:
-    """Rate density of a mixture of ``n_pl`` power-law and ``n_g`` Gaussian mass components.
+    """Rate density of a mixture of mass components (module docstring).
 
     Args:
-        n_pl, n_g: numbers of power-law and Gaussian components (``n_pl + n_g >= 1``).
+        n_pl, n_g: numbers of power-law and Gaussian components.
+        n_plp, n_bp2p: numbers of PowerLaw+Peak and BrokenPowerLaw+2 peaks components
+            (at least one component in all).
         spin: model the spin magnitudes ``a_1, a_2`` (Beta from mean and variance).
-        tilt: model ``cos_tilt_1, cos_tilt_2`` (isotropic plus aligned Gaussian).
+        tilt: model ``cos_tilt_1, cos_tilt_2`` (isotropic plus a Gaussian):
+            ``False``, ``True``/``"aligned"`` (the Gaussian peaks at 1) or
+            ``"free_mean"`` (its mean ``cos_tilt_loc`` is a hyperparameter,
+            :class:`GaussianTilts`).
+        effective_spin: ``False``, ``True``/``"gaussian"`` (``chi_eff``,
+            :class:`ChiEffGaussian`), ``"skew_normal"`` (:class:`ChiEffSkewNormal`) or
+            ``"gaussian_chi_p"`` (``chi_eff, chi_p``, :class:`EffectiveSpinGaussian`);
+            not together with ``spin`` or ``tilt`` (the same spins twice).
         eccentricity: ``False``, ``True``/``"truncated_normal"`` or ``"power_law"``.
         redshift: ``False``, ``True``/``"power_law"`` or ``"madau_dickinson"``.
         smoothing: Planck-taper smoothing of the power laws' low-mass edge
@@ -88,53 +105,90 @@ class PopulationModel:
 
     n_pl: int = 1
     n_g: int = 0
+    n_plp: int = dataclasses.field(default=0, kw_only=True)
+    n_bp2p: int = dataclasses.field(default=0, kw_only=True)
     spin: bool = dataclasses.field(default=False, kw_only=True)
-    tilt: bool = dataclasses.field(default=False, kw_only=True)
+    tilt: bool | str | None = dataclasses.field(default=False, kw_only=True)
+    effective_spin: bool | str | None = dataclasses.field(default=False, kw_only=True)
     eccentricity: bool | str | None = dataclasses.field(default=False, kw_only=True)
     redshift: bool | str | None = dataclasses.field(default=False, kw_only=True)
     smoothing: bool = dataclasses.field(default=False, kw_only=True)
     cosmology: Cosmology = dataclasses.field(default=PLANCK15, kw_only=True)
 
     def __post_init__(self):
-        for name in ("n_pl", "n_g"):
+        for name in self._COUNTS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"PopulationModel: {name} must be an int >= 0, got {value!r}.")
-        if self.n_pl + self.n_g < 1:
-            raise ValueError("PopulationModel: need at least one component (n_pl + n_g >= 1).")
-        for name in ("spin", "tilt", "smoothing"):
+        if self.n_components < 1:
+            raise ValueError("PopulationModel: need at least one component "
+                             "(n_pl + n_g + n_plp + n_bp2p >= 1).")
+        for name in ("spin", "smoothing"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"PopulationModel: {name} must be a bool, got {getattr(self, name)!r}."
                 )
         if not isinstance(self.cosmology, Cosmology):
             raise TypeError("PopulationModel: cosmology must be a hierax.pop.cosmology.Cosmology.")
-        ecc = _option("eccentricity", self.eccentricity, ECCENTRICITY_OPTIONS)
-        z = _option("redshift", self.redshift, REDSHIFT_OPTIONS)
-        object.__setattr__(self, "eccentricity", ecc)
-        object.__setattr__(self, "redshift", z)
+        for name, options in (("tilt", TILT_OPTIONS), ("effective_spin", EFFECTIVE_SPIN_OPTIONS),
+                              ("eccentricity", ECCENTRICITY_OPTIONS),
+                              ("redshift", REDSHIFT_OPTIONS)):
+            object.__setattr__(self, name, _option(name, getattr(self, name), options))
+        if self.effective_spin is not None and (self.spin or self.tilt is not None):
+            raise ValueError("PopulationModel: effective_spin models chi_eff (and chi_p) from "
+                             "the same spins as spin/tilt; choose one or the other.")
+
+    _COUNTS = ("n_pl", "n_g", "n_plp", "n_bp2p")  # in the order of MASS_FAMILIES
 
     # -- names ------------------------------------------------------------------
 
     @property
     def n_components(self) -> int:
-        return self.n_pl + self.n_g
+        return sum(getattr(self, name) for name in self._COUNTS)
+
+    @property
+    def description(self) -> str:
+        """A short human-readable summary, e.g. ``"1 PowerLaw+Peak, spin, tilt (free_mean),
+        redshift (power_law)"``."""
+        labels = {"n_pl": "power law", "n_g": "Gaussian", "n_plp": "PowerLaw+Peak",
+                  "n_bp2p": "BrokenPowerLaw+2 peaks"}
+        parts = [f"{getattr(self, n)} {labels[n]}" for n in self._COUNTS if getattr(self, n)]
+        if self.spin:
+            parts.append("spin magnitudes")
+        for name in ("tilt", "effective_spin", "eccentricity", "redshift"):
+            if getattr(self, name) is not None:
+                parts.append(f"{name.replace('_', ' ')} ({getattr(self, name)})")
+        if self.smoothing:
+            parts.append("smoothed power-law edges")
+        return ", ".join(parts)
+
+    @property
+    def is_single_sharp_power_law(self) -> bool:
+        """One power law in ``(m1, q)`` over the two masses only (the case
+        :mod:`hierax.pop.fused_likelihood` evaluates in one pass)."""
+        return (self.n_pl == 1 and self.n_components == 1 and not self.spin
+                and self.tilt is None and self.effective_spin is None
+                and self.eccentricity is None and self.redshift is None and not self.smoothing)
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
         """Columns of ``theta`` (see :func:`hierax.pop.parameters.parameter_names`)."""
         return _column_names(
             spin=self.spin,
-            tilt=self.tilt,
+            tilt=self.tilt is not None,
             eccentricity=self.eccentricity is not None,
             redshift=self.redshift is not None,
+            chi_eff=self.effective_spin is not None,
+            chi_p=self.effective_spin == "gaussian_chi_p",
         )
 
     def _components(self):
         """``(family, index within family, global index)`` per component."""
-        return [("pl", i, i) for i in range(self.n_pl)] + [
-            ("g", j, self.n_pl + j) for j in range(self.n_g)
-        ]
+        out = []
+        for family, count in zip(MASS_FAMILIES, self._COUNTS, strict=True):
+            start = len(out)
+            out.extend((family, i, start + i) for i in range(getattr(self, count)))
+        return out
 
     def component_hyperparameters(self, k: int) -> tuple[str, ...]:
         """Names read by component ``k`` (its ``log_rate_k`` first)."""
@@ -148,6 +202,7 @@ class PopulationModel:
             eccentricity=self.eccentricity,
             redshift=self.redshift,
             smoothing=self.smoothing,
+            effective_spin=self.effective_spin,
         )
 
     @property
@@ -169,7 +224,7 @@ class PopulationModel:
         unknown = sorted(n for n in hyper if n not in set(expected))
         if missing or unknown:
             raise ValueError(
-                f"PopulationModel(n_pl={self.n_pl}, n_g={self.n_g}): hyperparameters do not "
+                f"PopulationModel({self.description}): hyperparameters do not "
                 f"match; missing: {missing or 'none'}; unknown: {unknown or 'none'}."
             )
 
@@ -181,7 +236,7 @@ class PopulationModel:
         missing = [n for n in self.hyperparameter_names if n not in hyper]
         if missing:
             raise ValueError(
-                f"PopulationModel(n_pl={self.n_pl}, n_g={self.n_g}): missing hyperparameters "
+                f"PopulationModel({self.description}): missing hyperparameters "
                 f"{missing}."
             )
 
@@ -209,8 +264,11 @@ class PopulationModel:
                                     validate_args=flag)]
         if self.spin:
             blocks.extend(spin_distributions(family, index, hyper, flag))
-        if self.tilt:
-            blocks.append(tilt_distribution(family, index, hyper, flag))
+        if self.tilt is not None:
+            blocks.append(tilt_distribution(family, index, hyper, self.tilt, flag))
+        if self.effective_spin is not None:
+            blocks.append(effective_spin_distribution(family, index, hyper,
+                                                      self.effective_spin, flag))
         if self.eccentricity is not None:
             blocks.append(eccentricity_distribution(family, index, hyper, self.eccentricity, flag))
         z_model = None
@@ -316,6 +374,25 @@ class PopulationModel:
         else:
             values = self._component_log_density_list(theta, hyper)
         return logsumexp_arrays(values)
+
+    def log_component_fractions(self, hyper):
+        """``ln(R_k V_k / sum_j R_j V_j)``, shape ``(K,)``: each component's share of all
+        mergers (of the merger rate density, without redshift)."""
+        self._require(hyper)
+        log_rv = self._log_rates(hyper) + self._log_volumes(hyper)
+        return log_rv - safe_logsumexp(log_rv, axis=0)
+
+    def log_merger_rate(self, z, hyper):
+        """``ln R(z)``, ``R(z) = sum_k R_k psi_k(z)`` [Gpc^-3 yr^-1] at redshifts ``z``
+        (shape ``(...)``); ``sum_k R_k`` everywhere for a population without redshift."""
+        self._require(hyper)
+        z = jnp.asarray(z)
+        terms = []
+        for k in range(self.n_components):
+            log_rate = jnp.asarray(hyper[f"log_rate_{k}"])
+            _, z_model = self._blocks(k, hyper, validate_args=False)
+            terms.append(log_rate + (0.0 * z if z_model is None else z_model.log_psi(z)))
+        return logsumexp_arrays(jnp.broadcast_arrays(*terms))
 
     def log_total_rate(self, hyper):
         """``ln sum_k R_k V_k`` (``V_k`` = redshift volume in Gpc^3, 1 without redshift)."""
