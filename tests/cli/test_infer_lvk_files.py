@@ -129,3 +129,26 @@ def test_nuts_config_moves_sharp_edges_by_slice_within_gibbs(lvk_folder, capsys)
     assert "kernel settings not used: step_size" in err
     stats = __import__("arviz").from_netcdf(lvk_folder / "nuts_fit" / "inference.nc")
     assert "tree_depth" in stats.sample_stats and "n_evaluations" in stats.sample_stats
+
+
+def test_lvk_mock_from_the_command_line_feeds_infer(tmp_path, capsys):
+    (tmp_path / "truths.json").write_text(json.dumps({"log_rate_0": 1.5}))
+    (tmp_path / "sampler.json").write_text(json.dumps(TINY_SLICE))
+    mock = ["mock", "--format", "lvk", "--add-redshift", "--samples-per-event", "100",
+            "--model-params", str(tmp_path / "truths.json"), "--output", str(tmp_path / "d")]
+    assert pop_main(mock) == 0
+    root = tmp_path / "d" / "realization_0"
+    assert {p.name for p in root.iterdir()} >= {"pesummary", "posteriors", "pmean_o3.json",
+                                                "pmean_o4.json", "o3_injections.hdf5",
+                                                "o4_injections.hdf5", "hyperparameters.json"}
+    infer = ["infer", "--posterior-regex", str(root / "pesummary" / "*.h5"), "--add-redshift",
+             "--pmean-cfg", str(root / "pmean_o4.json"),
+             "--sampler-cfg", str(tmp_path / "sampler.json"), "--output", str(tmp_path / "fit")]
+    assert pop_main(infer) == 0
+    assert json.loads((tmp_path / "fit" / "run.json").read_text())["status"] == "finished"
+    assert (tmp_path / "fit" / "predictive" / "ppc_redshift.csv").is_file()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        pop_main(["mock", "--format", "lvk", "--output", str(tmp_path / "e")])
+    assert exit_.value.code == 2
+    assert "needs a redshift: add --add-redshift" in capsys.readouterr().err

@@ -184,6 +184,14 @@ LVK_PMEAN_FILES = {"o3": "pmean_o3.json", "o4": "pmean_o4.json"}
 """Selection configs written into each ``--format lvk`` realization, one per injection file."""
 
 
+def _lvk_campaign():
+    from hierax.pop.mock_lvk_injections import InjectionCampaign
+
+    # detector-frame masses up to 300: the LVK mass models reach 100 (the peaks' upper
+    # truncation) in the source frame, (1 + z) times more at the detector
+    return InjectionCampaign(num_draws=200_000, mass_range=(2.0, 300.0))
+
+
 def _run_lvk_mock(args, population, truths) -> int:
     """``--format lvk``: :func:`hierax.pop.mock_lvk.make_lvk_mock` per realization, with
     selection configs that read its O3 and O4 injection files."""
@@ -204,7 +212,7 @@ def _run_lvk_mock(args, population, truths) -> int:
         try:
             mock = make_lvk_mock(args.seed * 1000 + realization, population, truths,
                                  time=time, samples_per_event=args.samples_per_event,
-                                 detector=detector)
+                                 detector=detector, campaign=_lvk_campaign())
         except ValueError as exc:
             raise UserInputError(str(exc)) from None
         if mock.num_detected == 0:
