@@ -15,7 +15,13 @@ of the detectors:
   readers of per-event posterior samples; :mod:`hierax.pop.pesummary` reads LVK
   PESummary releases and removes their parameter-estimation prior
   (:mod:`hierax.pop.pe_prior`);
-- :mod:`hierax.pop.priors`: priors on the hyperparameters from JSON configs.
+- :mod:`hierax.pop.event_files`: event files of any format (text, GWKokab, PESummary)
+  read with one loader config; :mod:`hierax.pop.lvk_files` writes the LVK formats and
+  :mod:`hierax.pop.mock_lvk` makes LVK-like mock catalogs;
+- :mod:`hierax.pop.priors`: priors on the hyperparameters from JSON configs;
+- :mod:`hierax.pop.predictive`: population-predictive distributions, R(z), events
+  reweighted to the population and the posterior predictive check;
+- :mod:`hierax.pop.defaults`: the defaults of all of the above.
 
 Needs the ``pop`` extra: ``pip install "hierax[pop]"``.
 """
@@ -23,11 +29,13 @@ Needs the ``pop`` extra: ``pip install "hierax[pop]"``.
 from hierax.pop import selection
 from hierax.pop.cosmology import PLANCK15, Cosmology
 from hierax.pop.data import MIN_SAMPLES_PER_EVENT, EventSamples, FewSamplesWarning, InputWarning
+from hierax.pop.event_files import LoaderConfig, read_events
 from hierax.pop.inference import (
     DIAGNOSTIC_SITES,
     ordered_hyperparameter_pairs,
     population_model,
     run_nuts,
+    sharp_edge_hyperparameters,
 )
 from hierax.pop.likelihood import (
     DiscreteLikelihood,
@@ -40,15 +48,18 @@ from hierax.pop.mock import LOG_PRIOR_COLUMN, MockCatalog, make_mock_catalog, wr
 from hierax.pop.mock_errors import MockErrorModel
 from hierax.pop.models import (
     BetaFromMeanVariance,
+    BrokenPowerLawTwoPeaks,
     IsotropicGaussianTilts,
     MadauDickinsonRedshift,
     OrderedTruncatedNormalMasses,
     PopulationModel,
+    PowerLawPeak,
     PowerLawPrimaryMassRatio,
     PowerLawRedshift,
     ProductDistribution,
     RedshiftModel,
 )
+from hierax.pop.models.config import PopulationConfig, parse_model_config
 from hierax.pop.parameters import parameter_names
 from hierax.pop.pe_prior import PEPrior, log_pe_prior
 from hierax.pop.pesummary import LabelFallbackWarning, read_pesummary_events
@@ -85,6 +96,7 @@ __all__ = [
     "MIN_SAMPLES_PER_EVENT",
     "AnalyticDetector",
     "BetaFromMeanVariance",
+    "BrokenPowerLawTwoPeaks",
     "Cosmology",
     "DiscreteLikelihood",
     "EventSamples",
@@ -93,6 +105,7 @@ __all__ = [
     "IsotropicGaussianTilts",
     "LabelFallbackWarning",
     "LikelihoodTerms",
+    "LoaderConfig",
     "MadauDickinsonRedshift",
     "MockCatalog",
     "MockErrorModel",
@@ -100,7 +113,9 @@ __all__ = [
     "NoLogPriorWarning",
     "OrderedTruncatedNormalMasses",
     "PEPrior",
+    "PopulationConfig",
     "PopulationModel",
+    "PowerLawPeak",
     "PowerLawPrimaryMassRatio",
     "PowerLawRedshift",
     "PriorSpec",
@@ -120,8 +135,10 @@ __all__ = [
     "neural_vt",
     "ordered_hyperparameter_pairs",
     "parameter_names",
+    "parse_model_config",
     "parse_prior_config",
     "population_model",
+    "read_events",
     "read_gwkokab_hdf5",
     "read_pesummary",
     "read_pesummary_events",
@@ -131,6 +148,7 @@ __all__ = [
     "sample_hyperparameters",
     "selection",
     "selection_from_config",
+    "sharp_edge_hyperparameters",
     "vt_grid",
     "write_mock_catalog",
 ]
