@@ -181,8 +181,12 @@ def _predictive_figures(directory: Path, out: Path) -> list[tuple[str, str]]:
             t = _read_table(path)
             ax.fill_between(t["x"], t["p_5"], t["p_95"], alpha=0.3, label="90% band")
             ax.plot(t["x"], t["p_50"], label="median")
-            ax.set_xlabel(path.stem.removeprefix("marginal_"))
+            column = path.stem.removeprefix("marginal_")
+            ax.set_xlabel(column)
             ax.set_ylabel("population density")
+            if column.startswith("mass_") and column != "mass_ratio" and np.any(t["p_50"] > 0):
+                ax.set_yscale("log")  # power laws: decades, not a spike
+                ax.set_ylim(max(t["p_50"].max() * 1e-5, 1e-12), None)
         axes[0].legend(fontsize=7)
         figures.append(("Population-predictive distributions (median, 90% band)",
                         _savefig(fig, out / "population_predictive.png")))
