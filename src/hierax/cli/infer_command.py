@@ -192,8 +192,8 @@ class RunInputs:
 
             self.gibbs_slice_sites = sharp_edge_hyperparameters(self.population,
                                                                 self.prior.free_names)
-        self.mc_error_rule = getattr(args, "mc_error_rule", "warn")
-        self.selection_uncertainty = bool(getattr(args, "selection_uncertainty", False))
+        self.mc_error_rule = args.mc_error_rule
+        self.selection_uncertainty = args.selection_uncertainty
         self.settings = {
             "model": self.options, "seed": args.seed, "n_buckets": args.n_buckets,
             "sampler": self.kind, "sampler_config": self.sampler_config.model_dump(),

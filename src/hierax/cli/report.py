@@ -29,8 +29,7 @@ from hierax.cli.run_summary import convergence_rows, convergence_verdict, format
 __all__ = ["run_report"]
 
 _CURVE_DRAWS = 300
-_MC_KINDS = {"min_event_effective_samples": "min", "max_log_likelihood_variance": "max",
-             "min_selection_ratio": "per_event_min"}
+# threshold (hierax.pop.defaults.MONTE_CARLO_THRESHOLDS) -> the site it bounds
 _MC_SITES = {"min_event_effective_samples": "min_event_effective_samples",
              "max_log_likelihood_variance": "log_likelihood_variance",
              "min_selection_ratio": "selection_effective_draws"}
@@ -143,7 +142,7 @@ def _mc_diagnostics(data, num_events: int, out: Path) -> str | None:
         for chain in np.asarray(stats[name]):
             ax.plot(chain, lw=0.6, alpha=0.8)
         value = MONTE_CARLO_THRESHOLDS[key]
-        limit = value * num_events if _MC_KINDS[key] == "per_event_min" else value
+        limit = value * num_events if key == "min_selection_ratio" else value
         ax.axhline(limit, color="tab:red", ls="--", lw=1.0, label="threshold")
         ax.set_ylabel(name, fontsize=8)
         ax.legend(fontsize=7)
